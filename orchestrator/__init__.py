@@ -1,0 +1,83 @@
+"""orchestrator: a dbt-first lakehouse orchestrator. The public API is exactly `__all__`."""
+
+from orchestrator.assets import (
+    AssetCheckDefinition,
+    AssetDefinition,
+    AssetDep,
+    AssetResult,
+    AssetSpec,
+    CheckResult,
+    RetryPolicy,
+    asset,
+    asset_check,
+)
+from orchestrator.definitions import Definitions, load_definitions
+from orchestrator.errors import OrchestratorError
+from orchestrator.execution.context import AssetContext, BatchContext
+from orchestrator.execution.materialize import materialize
+from orchestrator.execution.plan import Plan, Step, plan
+from orchestrator.execution.run import RunResult, execute_plan
+from orchestrator.graph import AssetGraph
+from orchestrator.io.base import InputContext, IOManager, MemoryIOManager, OutputContext
+from orchestrator.io.parquet import ParquetIOManager
+from orchestrator.keys import AssetKey
+from orchestrator.partitions import (
+    DailyPartitions,
+    HourlyPartitions,
+    MonthlyPartitions,
+    PartitionRange,
+    PartitionsDefinition,
+    StaticPartitions,
+    TimeWindowPartitions,
+    WeeklyPartitions,
+)
+from orchestrator.selection import resolve
+from orchestrator.storage.base import EventStore, MemoryEventStore
+from orchestrator.storage.events import Event, EventType, RunRecord, RunStatus
+from orchestrator.storage.open import open_store
+
+__all__ = [
+    "AssetCheckDefinition",
+    "AssetContext",
+    "AssetDefinition",
+    "AssetDep",
+    "AssetGraph",
+    "AssetKey",
+    "AssetResult",
+    "AssetSpec",
+    "BatchContext",
+    "CheckResult",
+    "DailyPartitions",
+    "Definitions",
+    "Event",
+    "EventStore",
+    "EventType",
+    "HourlyPartitions",
+    "IOManager",
+    "InputContext",
+    "MemoryEventStore",
+    "MemoryIOManager",
+    "MonthlyPartitions",
+    "OrchestratorError",
+    "OutputContext",
+    "ParquetIOManager",
+    "PartitionRange",
+    "PartitionsDefinition",
+    "Plan",
+    "RetryPolicy",
+    "RunRecord",
+    "RunResult",
+    "RunStatus",
+    "StaticPartitions",
+    "Step",
+    "TimeWindowPartitions",
+    "WeeklyPartitions",
+    "asset",
+    "asset_check",
+    "execute_plan",
+    "load_definitions",
+    "materialize",
+    "open_store",
+    "plan",
+    "resolve",
+]

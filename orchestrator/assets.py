@@ -1,0 +1,298 @@
+"""@asset, @asset_check and AssetSpec: definitions whose parameter names are their upstream assets."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import textwrap
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from orchestrator.errors import DefinitionError
+from orchestrator.keys import AssetKey
+from orchestrator.partitions import PartitionsDefinition
+
+RESERVED_PARAMETERS = frozenset({"context"})
+
+# Asset kinds: how an asset is computed. The executor dispatches steps on them.
+PYTHON = "python"
+EXTERNAL = "external"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Retry a failing step `attempts - 1` more times, waiting `backoff * 2**n` seconds."""
+
+    attempts: int = 1
+    backoff: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise DefinitionError(f"RetryPolicy.attempts must be >= 1, got {self.attempts}.")
+
+    def delay(self, failed_attempts: int) -> float:
+        return self.backoff * (2 ** (failed_attempts - 1))
+
+
+@dataclass(frozen=True, slots=True)
+class AssetDep:
+    """An edge into an asset: `parameter` receives the upstream value; None means order only."""
+
+    key: AssetKey
+    parameter: str | None = None
+    optional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AssetResult:
+    """What an asset function may return instead of a bare value: the value plus metadata."""
+
+    value: Any = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What a check function may return instead of a bool."""
+
+    passed: bool
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AssetDefinition:
+    """One node of the graph, whatever its origin (Python, dbt, external)."""
+
+    key: AssetKey
+    kind: str = PYTHON
+    fn: Callable[..., Any] | None = None
+    deps: tuple[AssetDep, ...] = ()
+    group: str = "default"
+    tags: frozenset[str] = frozenset()
+    kinds: frozenset[str] = frozenset()
+    owners: tuple[str, ...] = ()
+    description: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    code_version: str | None = None
+    io_manager: str = "io_manager"
+    partitions: PartitionsDefinition | None = None
+    retry: RetryPolicy = RetryPolicy()
+    path: str | None = None
+    resource_type: str = PYTHON
+    fqn: tuple[str, ...] = ()
+    config: Mapping[str, Any] = field(default_factory=dict)
+    origin: str = ""
+    uses_context: bool = False
+    executable: bool = True
+    runner: Any = None
+    """Runs this asset when it is not a plain Python function (a dbt project's runner)."""
+
+    @property
+    def dep_keys(self) -> tuple[AssetKey, ...]:
+        return tuple(d.key for d in self.deps)
+
+    def with_changes(self, **changes: Any) -> AssetDefinition:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class AssetCheckDefinition:
+    """A check on one asset; blocking checks stop everything downstream of the asset when they fail."""
+
+    name: str
+    asset: AssetKey
+    fn: Callable[..., Any] | None = None
+    parameter: str | None = None
+    blocking: bool = False
+    description: str | None = None
+    kind: str = PYTHON
+    uses_context: bool = False
+    extra_deps: tuple[AssetKey, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.asset}:{self.name}"
+
+
+def _as_key_tuple(items: Iterable[str | AssetKey] | None) -> tuple[AssetKey, ...]:
+    return tuple(AssetKey.coerce(item) for item in (items or ()))
+
+
+def _source_hash(fn: Callable[..., Any]) -> str:
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):
+        source = fn.__qualname__
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def _origin(fn: Callable[..., Any]) -> str:
+    code = getattr(fn, "__code__", None)
+    where = f"{code.co_filename}:{code.co_firstlineno}" if code else "?"
+    return f"{fn.__module__}.{fn.__qualname__} ({where})"
+
+
+def _tags(tags: Iterable[str] | Mapping[str, str] | None) -> frozenset[str]:
+    if tags is None:
+        return frozenset()
+    if isinstance(tags, Mapping):
+        return frozenset(f"{k}={v}" if v else k for k, v in tags.items())
+    if isinstance(tags, str):
+        return frozenset({tags})
+    return frozenset(tags)
+
+
+def _parameter_deps(
+    fn: Callable[..., Any], prefix: tuple[str, ...], inputs: Mapping[str, str | AssetKey]
+) -> tuple[tuple[AssetDep, ...], bool]:
+    deps: list[AssetDep] = []
+    uses_context = False
+    for param in inspect.signature(fn).parameters.values():
+        if param.name in RESERVED_PARAMETERS:
+            uses_context = True
+            continue
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise DefinitionError(f"{_origin(fn)}: *args/**kwargs cannot name upstream assets.")
+        if param.name in inputs:
+            key = AssetKey.coerce(inputs[param.name])
+        else:
+            # A bare parameter name refers to a sibling under the same prefix.
+            key = AssetKey((*prefix, param.name))
+        deps.append(AssetDep(key, param.name, optional=param.default is not param.empty))
+    return tuple(deps), uses_context
+
+
+def asset(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    key_prefix: str | Sequence[str] | None = None,
+    ins: Mapping[str, str | AssetKey] | None = None,
+    deps: Iterable[str | AssetKey] | None = None,
+    group: str | None = None,
+    tags: Iterable[str] | Mapping[str, str] | None = None,
+    kinds: Iterable[str] | None = None,
+    owners: Iterable[str] | None = None,
+    description: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    code_version: str | None = None,
+    io_manager: str = "io_manager",
+    partitions: PartitionsDefinition | None = None,
+    retry: RetryPolicy | int | None = None,
+) -> Any:
+    """Declare a Python function as an asset; its parameter names are its upstream assets.
+
+    `context` is reserved for the run context; a parameter with a default is an optional dependency;
+    `ins` maps a parameter to a key elsewhere; `deps` adds order-only dependencies.
+
+    >>> @asset(group="demo")
+    ... def orders(): return [1, 2]
+    >>> @asset
+    ... def order_count(orders): return len(orders)
+    >>> order_count.deps[0].key
+    AssetKey('orders')
+    """
+
+    def build(func: Callable[..., Any]) -> AssetDefinition:
+        prefix = (key_prefix,) if isinstance(key_prefix, str) else tuple(key_prefix or ())
+        param_deps, uses_context = _parameter_deps(func, prefix, ins or {})
+        order_deps = tuple(AssetDep(k) for k in _as_key_tuple(deps))
+        retry_policy = RetryPolicy(retry) if isinstance(retry, int) else (retry or RetryPolicy())
+        return AssetDefinition(
+            key=AssetKey((*prefix, name or func.__name__)),
+            kind=PYTHON,
+            fn=func,
+            deps=param_deps + order_deps,
+            group=group or "default",
+            tags=_tags(tags),
+            kinds=frozenset(kinds or {"python"}),
+            owners=tuple(owners or ()),
+            description=description or inspect.getdoc(func),
+            metadata=dict(metadata or {}),
+            code_version=code_version or _source_hash(func),
+            io_manager=io_manager,
+            partitions=partitions,
+            retry=retry_policy,
+            path=_relative_path(func),
+            fqn=(*func.__module__.split("."), name or func.__name__),
+            origin=_origin(func),
+            uses_context=uses_context,
+        )
+
+    return build(fn) if fn is not None else build
+
+
+def _relative_path(fn: Callable[..., Any]) -> str | None:
+    code = getattr(fn, "__code__", None)
+    return code.co_filename if code else None
+
+
+def AssetSpec(  # noqa: N802 - reads as a type at call sites, like dataclasses
+    key: str | AssetKey | Sequence[str],
+    *,
+    deps: Iterable[str | AssetKey] | None = None,
+    group: str | None = None,
+    tags: Iterable[str] | Mapping[str, str] | None = None,
+    kinds: Iterable[str] | None = None,
+    owners: Iterable[str] | None = None,
+    description: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    io_manager: str = "io_manager",
+    partitions: PartitionsDefinition | None = None,
+) -> AssetDefinition:
+    """Declare an asset computed elsewhere (a table another system loads); it is never executed."""
+    asset_key = AssetKey.coerce(key)
+    return AssetDefinition(
+        key=asset_key,
+        kind=EXTERNAL,
+        deps=tuple(AssetDep(k) for k in _as_key_tuple(deps)),
+        group=group or "default",
+        tags=_tags(tags),
+        kinds=frozenset(kinds or ()),
+        owners=tuple(owners or ()),
+        description=description,
+        metadata=dict(metadata or {}),
+        io_manager=io_manager,
+        partitions=partitions,
+        resource_type=EXTERNAL,
+        fqn=asset_key.path,
+        origin=f"AssetSpec({str(asset_key)!r})",
+        executable=False,
+    )
+
+
+def asset_check(
+    fn: Callable[..., Any] | None = None,
+    *,
+    asset: str | AssetKey | AssetDefinition,
+    name: str | None = None,
+    blocking: bool = False,
+    description: str | None = None,
+) -> Any:
+    """Declare a check on `asset`; the function receives the asset's value by parameter name.
+
+    It returns a bool or a CheckResult. `blocking=True` skips everything downstream of the asset
+    when the check fails.
+    """
+    target = asset.key if isinstance(asset, AssetDefinition) else AssetKey.coerce(asset)
+
+    def build(func: Callable[..., Any]) -> AssetCheckDefinition:
+        params = [p for p in inspect.signature(func).parameters if p not in RESERVED_PARAMETERS]
+        if len(params) > 1:
+            raise DefinitionError(
+                f"{_origin(func)}: a check receives one asset value; got parameters {params}."
+            )
+        return AssetCheckDefinition(
+            name=name or func.__name__,
+            asset=target,
+            fn=func,
+            parameter=params[0] if params else None,
+            blocking=blocking,
+            description=description or inspect.getdoc(func),
+            uses_context="context" in inspect.signature(func).parameters,
+        )
+
+    return build(fn) if fn is not None else build

@@ -1,0 +1,216 @@
+"""The `orch` command: parse arguments, make one call, print."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tomllib
+from importlib.metadata import entry_points
+from typing import Any
+
+import click
+
+from orchestrator import render
+from orchestrator.definitions import Definitions, load_definitions
+from orchestrator.errors import OrchestratorError
+from orchestrator.execution.materialize import build_plan, validate_partition
+from orchestrator.execution.run import execute_plan
+from orchestrator.home import default_io_managers, project_root, resolve_home
+from orchestrator.selection import resolve
+from orchestrator.storage.base import EventStore
+from orchestrator.storage.events import RunStatus
+from orchestrator.storage.open import open_store
+
+EXIT_FAILED, EXIT_ERROR, EXIT_CANCELED = 1, 2, 130
+
+
+class Workspace:
+    """What the global options point at; the definitions and the store open lazily, once."""
+
+    def __init__(self, defs: str | None, home: str | None, storage: str | None) -> None:
+        self.defs_target = defs
+        self.home = resolve_home(home)
+        self.storage_url = storage or os.environ.get("ORCH_STORAGE_URL")
+        self._defs: Definitions | None = None
+        self._store: EventStore | None = None
+
+    @property
+    def defs(self) -> Definitions:
+        if self._defs is None:
+            self._defs = load_definitions(self._target())
+        return self._defs
+
+    @property
+    def store(self) -> EventStore:
+        if self._store is None:
+            self._store = open_store(self.storage_url, self.home)
+        return self._store
+
+    def _target(self) -> str:
+        if self.defs_target:
+            return self.defs_target
+        if os.environ.get("ORCH_DEFS"):
+            return os.environ["ORCH_DEFS"]
+        root = project_root()
+        pyproject = root / "pyproject.toml"
+        if pyproject.exists():
+            config = tomllib.loads(pyproject.read_text()).get("tool", {}).get("orchestrator", {})
+            if "defs" in config:
+                spec = config["defs"]
+                path_part = spec.partition(":")[0]
+                return str(root / spec) if path_part.endswith(".py") else spec
+        raise OrchestratorError(
+            "No definitions to load: pass --defs path/to/definitions.py (or package.module), "
+            "set ORCH_DEFS, or add `[tool.orchestrator] defs = \"...\"` to pyproject.toml."
+        )
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+class _Group(click.Group):
+    """Turns our errors into one clear line and exit status 2, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OrchestratorError as exc:
+            render.error(str(exc))
+            sys.exit(EXIT_ERROR)
+
+
+@click.group(cls=_Group)
+@click.option("--defs", "defs", envvar=None, help="Definitions: file.py or package.module, optional :attr.")
+@click.option("--home", help="ORCH_HOME: where the store and default IO managers write.")
+@click.option("--storage", help="Event store URL (sqlite:///..., postgresql://...).")
+@click.version_option(package_name="orchestrator")
+@click.pass_context
+def main(ctx: click.Context, defs: str | None, home: str | None, storage: str | None) -> None:
+    """orch: a dbt-first lakehouse orchestrator."""
+    workspace = Workspace(defs, home, storage)
+    ctx.obj = workspace
+    ctx.call_on_close(workspace.close)
+
+
+_select = click.option("--select", "-s", "selection", default=None, help="Selection (dbt grammar).")
+_exclude = click.option("--exclude", "-x", default=None, help="Selection to leave out.")
+_json = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+@main.group()
+def assets() -> None:
+    """Inspect assets."""
+
+
+@assets.command("list")
+@_select
+@_exclude
+@_json
+@click.pass_obj
+def assets_list(ws: Workspace, selection: str | None, exclude: str | None, as_json: bool) -> None:
+    """List the selected assets."""
+    graph = ws.defs.graph
+    keys = resolve(selection or "*", graph, exclude)
+    rows = [render.asset_row(graph, k) for k in graph.toposort(keys)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        render.assets_table(rows)
+
+
+@main.command()
+@_select
+@_exclude
+@click.option("--partition", default=None, help="Partition key to materialize.")
+@click.option("--max-concurrency", type=int, default=None, help="Steps at once.")
+@click.option("--executor", type=click.Choice(["thread", "process"]), default="thread")
+@_json
+@click.pass_obj
+def materialize(ws: Workspace, selection: str | None, exclude: str | None, partition: str | None,
+                max_concurrency: int | None, executor: str, as_json: bool) -> None:
+    """Materialize the selected assets (all by default)."""
+    defs = ws.defs
+    run_plan = build_plan(defs, selection, exclude)
+    partition = validate_partition(defs.graph, run_plan.asset_keys, partition)
+    io_managers = {**default_io_managers(ws.home), **defs.io_managers}
+    with render.RunProgress(run_plan, enabled=not as_json) as progress:
+        result = execute_plan(run_plan, store=ws.store, io_managers=io_managers,
+                              resources=defs.resources, partition=partition, selection=selection,
+                              max_concurrency=max_concurrency, executor=executor,
+                              listener=progress.on_event)
+    summary = {
+        "run_id": result.run_id,
+        "status": result.status.value,
+        "assets": {str(k): result.assets.get(k, "skipped") for k in run_plan.asset_keys},
+        "errors": {str(k): v for k, v in result.causes.items()},
+    }
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        render.run_summary(summary)
+    if result.status == RunStatus.CANCELED:
+        sys.exit(EXIT_CANCELED)
+    sys.exit(0 if result.status == RunStatus.SUCCEEDED else EXIT_FAILED)
+
+
+@main.group()
+def runs() -> None:
+    """Inspect runs."""
+
+
+@runs.command("list")
+@click.option("--limit", type=int, default=20)
+@_json
+@click.pass_obj
+def runs_list(ws: Workspace, limit: int, as_json: bool) -> None:
+    """The most recent runs, newest first."""
+    records = [render.run_row(r) for r in ws.store.list_runs(limit=limit)]
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+    else:
+        render.runs_table(records)
+
+
+@runs.command("show")
+@click.argument("run_id")
+@_json
+@click.pass_obj
+def runs_show(ws: Workspace, run_id: str, as_json: bool) -> None:
+    """One run: its events, errors and check results."""
+    record = ws.store.get_run(run_id)
+    detail = render.run_detail(record, ws.store.events(record.run_id))
+    if as_json:
+        click.echo(json.dumps(detail, indent=2, default=str))
+    else:
+        render.run_show(detail)
+
+
+@main.command()
+@_select
+@_exclude
+@_json
+@click.pass_obj
+def lineage(ws: Workspace, selection: str | None, exclude: str | None, as_json: bool) -> None:
+    """Asset-level lineage edges among the selected assets."""
+    graph = ws.defs.graph
+    keys = resolve(selection or "*", graph, exclude)
+    edges = [
+        {"source": str(u), "target": str(v)}
+        for u, v in sorted(graph.edges(), key=lambda e: (str(e[0]), str(e[1])))
+        if u in keys and v in keys
+    ]
+    if as_json:
+        click.echo(json.dumps({"assets": sorted(map(str, keys)), "edges": edges}, indent=2))
+    else:
+        render.lineage_tree(graph, keys)
+
+
+def _plugin_commands() -> None:
+    """Integrations add command groups (e.g. `orch dbt`) through the `orchestrator.cli` entry point."""
+    for entry in entry_points(group="orchestrator.cli"):
+        main.add_command(entry.load(), entry.name)
+
+
+_plugin_commands()

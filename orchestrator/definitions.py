@@ -1,0 +1,165 @@
+"""Definitions: the assets, checks and IO managers of a project, and loading them from a target."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import traceback
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from orchestrator.assets import AssetCheckDefinition, AssetDefinition
+from orchestrator.errors import DefinitionError, DefinitionsLoadError
+from orchestrator.graph import AssetGraph
+
+DEFAULT_ATTRIBUTE = "defs"
+
+
+def _flatten(items: Iterable[Any]) -> Iterable[Any]:
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            yield from _flatten(item)
+        else:
+            yield item
+
+
+class Definitions:
+    """Everything a project defines. `assets` may also carry checks (dbt tests arrive that way).
+
+    `io_managers` maps the names assets use in `io_manager=` to IOManager instances; names left
+    out get the defaults of the run (Parquet under ORCH_HOME, or in-memory in the Python API).
+    `root` is the project's directory: Python asset paths are made relative to it for `path:`.
+    """
+
+    def __init__(
+        self,
+        assets: Iterable[AssetDefinition | AssetCheckDefinition] = (),
+        checks: Iterable[AssetCheckDefinition] = (),
+        io_managers: Mapping[str, Any] | None = None,
+        resources: Mapping[str, Any] | None = None,
+        root: str | Path | None = None,
+    ) -> None:
+        self.root = Path(root).resolve() if root else None
+        found_assets: list[AssetDefinition] = []
+        found_checks: list[AssetCheckDefinition] = list(checks)
+        for item in _flatten(assets):
+            if isinstance(item, AssetDefinition):
+                found_assets.append(self._relative(item))
+            elif isinstance(item, AssetCheckDefinition):
+                found_checks.append(item)
+            else:
+                raise DefinitionError(
+                    f"Definitions(assets=...) got a {type(item).__name__} ({item!r}); expected "
+                    "functions decorated with @asset, AssetSpec(...) or @asset_check."
+                )
+        self.assets = tuple(found_assets)
+        self.checks = tuple(found_checks)
+        self.io_managers = dict(io_managers or {})
+        self.resources = dict(resources or {})
+
+    def _relative(self, definition: AssetDefinition) -> AssetDefinition:
+        if self.root is None or definition.path is None or not os.path.isabs(definition.path):
+            return definition
+        try:
+            return definition.with_changes(path=str(Path(definition.path).relative_to(self.root)))
+        except ValueError:
+            return definition
+
+    @cached_property
+    def graph(self) -> AssetGraph:
+        return AssetGraph(self.assets, self.checks)
+
+
+def load_definitions(target: str, attribute: str | None = None) -> Definitions:
+    """Load `file.py[:attr]` or `package.module[:attr]` (attr defaults to `defs`).
+
+    Import errors are re-raised as DefinitionsLoadError carrying the user's traceback only.
+    """
+    spec, _, attr = target.partition(":")
+    attr = attr or attribute or DEFAULT_ATTRIBUTE
+    module = _import_file(Path(spec)) if spec.endswith(".py") else _import_module(spec)
+    try:
+        value = getattr(module, attr)
+    except AttributeError:
+        names = [n for n in vars(module) if not n.startswith("_")]
+        raise DefinitionsLoadError(
+            f"'{spec}' has no attribute '{attr}'. It defines: {', '.join(names) or 'nothing'}. "
+            f"Point --defs at '{spec}:NAME' or assign `{attr} = Definitions(...)`."
+        ) from None
+    if callable(value) and not isinstance(value, Definitions):
+        value = value()
+    if not isinstance(value, Definitions):
+        raise DefinitionsLoadError(
+            f"'{spec}:{attr}' is a {type(value).__name__}, not a Definitions object."
+        )
+    if value.root is None:
+        value.root = _project_root(Path(module.__file__ or ".").resolve().parent)
+        value.assets = tuple(value._relative(a) for a in value.assets)
+    return value
+
+
+def _project_root(start: Path) -> Path:
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").exists():
+            return folder
+    return start
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback without our frames and importlib's: only the user's code."""
+    here = os.path.abspath(__file__)
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if os.path.abspath(f.filename) != here and "importlib" not in f.filename
+    ]
+    lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
+    return "Traceback (most recent call last):\n" + "".join(lines)
+
+
+def _import_file(path: Path) -> Any:
+    if not path.exists():
+        raise DefinitionsLoadError(f"Definitions file '{path}' does not exist.")
+    path = path.resolve()
+    name = f"_orch_defs_{path.stem}_{abs(hash(str(path))):x}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    # The file's folder is importable, as when running `python file.py`.
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise DefinitionsLoadError(
+            f"Importing definitions file '{path}' failed:\n{_user_traceback(exc)}"
+        ) from exc
+    return module
+
+
+def _import_module(name: str) -> Any:
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            raise DefinitionsLoadError(
+                f"Cannot import definitions module '{name}': no module named '{exc.name}'. "
+                "Pass a file path (path/to/definitions.py) or an importable module."
+            ) from exc
+        raise DefinitionsLoadError(
+            f"Importing definitions module '{name}' failed:\n{_user_traceback(exc)}"
+        ) from exc
+    except Exception as exc:
+        raise DefinitionsLoadError(
+            f"Importing definitions module '{name}' failed:\n{_user_traceback(exc)}"
+        ) from exc

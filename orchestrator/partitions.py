@@ -1,0 +1,159 @@
+"""Partitions: static key lists and time windows, and ranges of their keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from orchestrator.errors import PartitionError, did_you_mean
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionRange:
+    """An inclusive range of partition keys, as a step that runs a range sees it."""
+
+    start: str
+    end: str
+
+    def __str__(self) -> str:
+        return self.start if self.start == self.end else f"{self.start}...{self.end}"
+
+
+class PartitionsDefinition(ABC):
+    """The set of partition keys of an asset, in order."""
+
+    @abstractmethod
+    def keys(self, now: dt.datetime | None = None) -> list[str]: ...
+
+    def validate(self, key: str, asset: str = "") -> str:
+        keys = self.keys()
+        if key not in keys:
+            where = f" of asset '{asset}'" if asset else ""
+            raise PartitionError(
+                f"Partition '{key}' is not one of the {len(keys)} partitions{where} "
+                f"({self.describe()}).{did_you_mean(key, keys)}"
+            )
+        return key
+
+    def keys_in_range(self, start: str, end: str) -> list[str]:
+        keys = self.keys()
+        for k in (start, end):
+            self.validate(k)
+        i, j = keys.index(start), keys.index(end)
+        if i > j:
+            raise PartitionError(f"Partition range {start}...{end} runs backwards.")
+        return keys[i : j + 1]
+
+    @abstractmethod
+    def describe(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class StaticPartitions(PartitionsDefinition):
+    partition_keys: tuple[str, ...]
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        if len(set(keys)) != len(keys):
+            raise PartitionError(f"StaticPartitions has duplicate keys: {list(keys)}")
+        object.__setattr__(self, "partition_keys", tuple(keys))
+
+    def keys(self, now: dt.datetime | None = None) -> list[str]:
+        return list(self.partition_keys)
+
+    def describe(self) -> str:
+        return f"static: {', '.join(self.partition_keys[:5])}{', ...' if len(self.partition_keys) > 5 else ''}"
+
+
+_GRAINS = {
+    "hourly": ("%Y-%m-%d-%H:00", dt.timedelta(hours=1)),
+    "daily": ("%Y-%m-%d", dt.timedelta(days=1)),
+    "weekly": ("%Y-%m-%d", dt.timedelta(weeks=1)),
+    "monthly": ("%Y-%m-%d", None),
+}
+
+
+def _add_months(moment: dt.datetime, months: int) -> dt.datetime:
+    month0 = moment.month - 1 + months
+    return moment.replace(year=moment.year + month0 // 12, month=month0 % 12 + 1)
+
+
+@dataclass(frozen=True)
+class TimeWindowPartitions(PartitionsDefinition):
+    """Consecutive time windows from `start`; a key names the window's start.
+
+    The last window is the last complete one before now (shifted by `end_offset` windows),
+    unless `end` (exclusive) is given.
+    """
+
+    start: str
+    grain: str = "daily"
+    end: str | None = None
+    timezone: str = "UTC"
+    end_offset: int = 0
+    fmt: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.grain not in _GRAINS:
+            raise PartitionError(f"Unknown grain '{self.grain}'. Use one of {sorted(_GRAINS)}.")
+        self.parse(self.start)
+        if self.end is not None:
+            self.parse(self.end)
+
+    @property
+    def key_format(self) -> str:
+        return self.fmt or _GRAINS[self.grain][0]
+
+    def parse(self, key: str) -> dt.datetime:
+        for fmt in (self.key_format, "%Y-%m-%d"):
+            try:
+                return dt.datetime.strptime(key, fmt).replace(tzinfo=ZoneInfo(self.timezone))
+            except ValueError:
+                continue
+        raise PartitionError(f"'{key}' is not a {self.grain} partition key (format {self.key_format}).")
+
+    def next_start(self, moment: dt.datetime) -> dt.datetime:
+        step = _GRAINS[self.grain][1]
+        return _add_months(moment, 1) if step is None else moment + step
+
+    def window(self, key: str) -> tuple[dt.datetime, dt.datetime]:
+        start = self.parse(key)
+        return start, self.next_start(start)
+
+    def keys(self, now: dt.datetime | None = None) -> list[str]:
+        tz = ZoneInfo(self.timezone)
+        limit = self.parse(self.end) if self.end else (now or dt.datetime.now(tz)).astimezone(tz)
+        moment, result = self.parse(self.start), []
+        while self.next_start(moment) <= limit:
+            result.append(moment.strftime(self.key_format))
+            moment = self.next_start(moment)
+        for _ in range(self.end_offset):
+            result.append(moment.strftime(self.key_format))
+            moment = self.next_start(moment)
+        return result
+
+    def validate(self, key: str, asset: str = "") -> str:
+        moment = self.parse(key)
+        canonical = moment.strftime(self.key_format)
+        return super().validate(canonical, asset)
+
+    def describe(self) -> str:
+        return f"{self.grain} from {self.start}" + (f" to {self.end}" if self.end else "")
+
+
+def DailyPartitions(start: str, end: str | None = None, **kw: object) -> TimeWindowPartitions:  # noqa: N802
+    return TimeWindowPartitions(start=start, grain="daily", end=end, **kw)  # type: ignore[arg-type]
+
+
+def HourlyPartitions(start: str, end: str | None = None, **kw: object) -> TimeWindowPartitions:  # noqa: N802
+    return TimeWindowPartitions(start=start, grain="hourly", end=end, **kw)  # type: ignore[arg-type]
+
+
+def WeeklyPartitions(start: str, end: str | None = None, **kw: object) -> TimeWindowPartitions:  # noqa: N802
+    return TimeWindowPartitions(start=start, grain="weekly", end=end, **kw)  # type: ignore[arg-type]
+
+
+def MonthlyPartitions(start: str, end: str | None = None, **kw: object) -> TimeWindowPartitions:  # noqa: N802
+    return TimeWindowPartitions(start=start, grain="monthly", end=end, **kw)  # type: ignore[arg-type]

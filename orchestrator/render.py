@@ -1,0 +1,210 @@
+"""How the CLI shows things: rich tables and progress on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.tree import Tree
+
+from orchestrator.execution.plan import Plan
+from orchestrator.graph import AssetGraph
+from orchestrator.keys import AssetKey
+from orchestrator.storage.events import Event, EventType, RunRecord
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+_STYLE = {"succeeded": "green", "failed": "red", "skipped": "yellow", "canceled": "magenta",
+          "started": "cyan"}
+
+
+def error(message: str) -> None:
+    err_console.print(f"[bold red]Error:[/] {message}", markup=True, soft_wrap=True)
+
+
+def _when(ts: float | None) -> str | None:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds") if ts else None
+
+
+def asset_row(graph: AssetGraph, key: AssetKey) -> dict[str, Any]:
+    a = graph.assets[key]
+    return {
+        "key": str(key),
+        "kind": a.kind,
+        "deps": [str(p) for p in sorted(graph.parents(key), key=str)],
+        "group": a.group,
+        "tags": sorted(a.tags),
+        "kinds": sorted(a.kinds),
+        "owners": list(a.owners),
+        "description": a.description,
+        "resource_type": a.resource_type,
+        "path": a.path,
+        "partitioned": a.partitions is not None,
+        "executable": a.executable,
+        "checks": [c.name for c in graph.checks_for(key)],
+    }
+
+
+def assets_table(rows: list[dict[str, Any]]) -> None:
+    table = Table(show_lines=False)
+    for column in ("key", "kind", "group", "deps", "tags"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["key"], row["kind"], row["group"], ", ".join(row["deps"]),
+                      ", ".join(row["tags"]))
+    console.print(table)
+    console.print(f"{len(rows)} assets")
+
+
+def run_row(run: RunRecord) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "status": run.status.value,
+        "selection": run.selection,
+        "partition": run.partition,
+        "assets": len(run.asset_keys),
+        "started_at": _when(run.started_at),
+        "ended_at": _when(run.ended_at),
+        "seconds": round(run.ended_at - run.started_at, 3) if run.ended_at else None,
+    }
+
+
+def runs_table(rows: list[dict[str, Any]]) -> None:
+    table = Table()
+    for column in ("run_id", "status", "selection", "assets", "started_at", "seconds"):
+        table.add_column(column)
+    for row in rows:
+        style = _STYLE.get(row["status"], "")
+        table.add_row(row["run_id"], f"[{style}]{row['status']}[/]", row["selection"] or "*",
+                      str(row["assets"]), row["started_at"] or "", str(row["seconds"] or ""))
+    console.print(table)
+
+
+def _event_row(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "type": event.type.value,
+        "timestamp": _when(event.timestamp),
+        "step_key": event.step_key,
+        "asset_key": str(event.asset_key) if event.asset_key else None,
+        "partition": event.partition,
+        "message": event.message,
+        "data": dict(event.data),
+    }
+
+
+def run_detail(run: RunRecord, events: list[Event]) -> dict[str, Any]:
+    rows = [_event_row(e) for e in events]
+    return {
+        "run": {**run_row(run), "asset_keys": [str(k) for k in run.asset_keys]},
+        "events": rows,
+        "errors": [r for r in rows if r["type"] in ("step_failed", "step_retry")],
+        "checks": [r for r in rows if r["type"] == "check_result"],
+        "materializations": [r for r in rows if r["type"] == "materialization"],
+    }
+
+
+def run_show(detail: dict[str, Any]) -> None:
+    run = detail["run"]
+    style = _STYLE.get(run["status"], "")
+    console.print(f"Run [bold]{run['run_id']}[/]: [{style}]{run['status']}[/] "
+                  f"({run['assets']} assets, {run['seconds']}s, selection {run['selection'] or '*'})")
+    for row in detail["events"]:
+        if row["type"] == "log" and row["data"].get("level") == "debug":
+            continue
+        label = row["asset_key"] or row["step_key"] or ""
+        text = row["message"] or ""
+        if row["type"] == "materialization":
+            meta = row["data"].get("metadata", {})
+            text = ", ".join(f"{k}={meta[k]}" for k in ("rows", "bytes") if k in meta)
+        if row["type"] == "check_result":
+            verdict = "passed" if row["data"].get("passed") else "FAILED"
+            text = f"{row['data'].get('check')} {verdict}"
+        console.print(f"{row['timestamp']}  {row['type']:<16} {label}  {text}", markup=False)
+    for row in detail["errors"]:
+        trace = row["data"].get("error", {}).get("traceback")
+        if trace:
+            console.print(f"\n[red]{row['type']} {row['asset_key'] or row['step_key']}[/]")
+            console.print(trace, markup=False)
+
+
+def run_summary(summary: dict[str, Any]) -> None:
+    counts: dict[str, int] = {}
+    for status in summary["assets"].values():
+        counts[status] = counts.get(status, 0) + 1
+    style = _STYLE.get(summary["status"], "")
+    parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    console.print(f"Run {summary['run_id']} [{style}]{summary['status']}[/]: {parts}")
+    for key, cause in summary["errors"].items():
+        console.print(f"  [red]{key}[/]: {cause}", soft_wrap=True)
+
+
+def lineage_tree(graph: AssetGraph, keys: Iterable[AssetKey]) -> None:
+    selected = set(keys)
+    roots = [k for k in graph.toposort(selected) if not (graph.parents(k) & selected)]
+    tree = Tree("lineage")
+
+    def add(node: Tree, key: AssetKey, seen: set[AssetKey]) -> None:
+        branch = node.add(str(key))
+        if key in seen:
+            return
+        seen.add(key)
+        for child in sorted(graph.children(key) & selected, key=str):
+            add(branch, child, seen)
+
+    seen: set[AssetKey] = set()
+    for root in roots:
+        add(tree, root, seen)
+    console.print(tree)
+
+
+class RunProgress:
+    """A progress bar on a terminal; a plain line per finished asset otherwise."""
+
+    _DONE = {EventType.MATERIALIZATION: "succeeded", EventType.STEP_FAILED: "failed",
+             EventType.STEP_SKIPPED: "skipped", EventType.STEP_CANCELED: "canceled"}
+
+    def __init__(self, run_plan: Plan, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.total = len(run_plan.asset_keys)
+        self.interactive = enabled and sys.stdout.isatty()
+        self._lock = threading.Lock()
+        self._progress: Progress | None = None
+
+    def __enter__(self) -> RunProgress:
+        if self.interactive:
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                      MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+            self._progress.start()
+            self._task = self._progress.add_task("materializing", total=self.total)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def on_event(self, event: Event) -> None:
+        if not self.enabled:
+            return
+        if event.type == EventType.RUN_STARTED:
+            console.print(f"Run {event.run_id} started: {self.total} assets", markup=False)
+            return
+        status = self._DONE.get(event.type)
+        if status is None or event.asset_key is None:
+            return
+        with self._lock:
+            if self._progress is not None:
+                self._progress.update(self._task, advance=1, description=str(event.asset_key))
+                if status != "succeeded":
+                    self._progress.console.print(f"[{_STYLE[status]}]{status}[/] {event.asset_key}: "
+                                                 f"{event.message or ''}", soft_wrap=True)
+            else:
+                detail = f": {event.message}" if event.message and status != "succeeded" else ""
+                console.print(f"{status:<9} {event.asset_key}{detail}", markup=False, soft_wrap=True)
