@@ -151,7 +151,11 @@ def materialize(ws: Workspace, selection: str | None, exclude: str | None, parti
     else:
         render.run_summary(summary)
     if result.status == RunStatus.CANCELED:
-        sys.exit(EXIT_CANCELED)
+        # Abandoned step threads must not hold the exit: the store is flushed and closed already.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        ws.close()
+        os._exit(EXIT_CANCELED)
     sys.exit(0 if result.status == RunStatus.SUCCEEDED else EXIT_FAILED)
 
 
@@ -214,3 +218,7 @@ def _plugin_commands() -> None:
 
 
 _plugin_commands()
+
+
+if __name__ == "__main__":
+    main()

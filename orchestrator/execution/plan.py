@@ -31,6 +31,8 @@ class Plan:
     steps: tuple[Step, ...]
     graph: AssetGraph
     """The selected executable assets, with transitive edges across everything else."""
+    source: AssetGraph
+    """The whole graph the plan was made from: where unselected upstream assets are found."""
 
     @property
     def asset_keys(self) -> tuple[AssetKey, ...]:
@@ -80,4 +82,4 @@ def plan(graph: AssetGraph, selected: Collection[AssetKey]) -> Plan:
         upstream = {step_id[p] for k in keys for p in sub.parents(k)} - {sid}
         first = sub.assets[keys[0]]
         steps.append(Step(sid, first.kind, tuple(keys), frozenset(upstream), first.runner))
-    return Plan(tuple(steps), sub)
+    return Plan(tuple(steps), sub, graph)

@@ -147,7 +147,7 @@ def execute_plan(
     buffer = EventBuffer(store)
     if listener is not None:
         buffer = _Tee(buffer, listener)
-    env = StepEnv(run_id, run_plan.graph, io_managers, resources or {}, partition, partition_range,
+    env = StepEnv(run_id, run_plan.source, io_managers, resources or {}, partition, partition_range,
                   buffer.add, keep_values)
     store.create_run(RunRecord(run_id, RunStatus.STARTED, selection, run_plan.asset_keys, partition,
                                time.time(), tags=dict(tags or {})))
@@ -163,7 +163,7 @@ def execute_plan(
     status = _finish(scheduler, env, buffer, cancel)
     store.finish_run(run_id, status, time.time())
     return RunResult(run_id, status, dict(scheduler.status), dict(scheduler.causes),
-                     io_managers, run_plan.graph, partition, values)
+                     io_managers, run_plan.source, partition, values)
 
 
 def _drive(scheduler: _Scheduler, env: StepEnv, buffer: EventBuffer, cancel: threading.Event,
@@ -203,16 +203,34 @@ def _drive(scheduler: _Scheduler, env: StepEnv, buffer: EventBuffer, cancel: thr
             _FORKED_ENV = None
 
 
+PYTHON_GRACE_SECONDS = 2.0
+BATCH_GRACE_SECONDS = 60.0
+
+
 def _drain(running: dict[Future, Step], scheduler: _Scheduler, env: StepEnv, buffer: EventBuffer,
            values: dict[AssetKey, Any]) -> None:
-    """After a cancel, let steps already running finish their atomic writes; a second Ctrl-C stops."""
+    """After a cancel: batch runners (dbt) stop on the cancel event and are waited for; Python
+    steps get a short grace and are then abandoned (their writes are atomic, so nothing half-written
+    is ever visible). A second Ctrl-C stops waiting at once."""
+    start = time.monotonic()
     try:
-        for future, step in list(running.items()):
-            wait([future])
-            _collect(step, future, scheduler, env, buffer, values)
-            del running[future]
+        while running:
+            batch = any(step.runner is not None for step in running.values())
+            grace = BATCH_GRACE_SECONDS if batch else PYTHON_GRACE_SECONDS
+            done, _ = wait(running, timeout=max(0.0, start + grace - time.monotonic()),
+                           return_when=FIRST_COMPLETED)
+            if not done:
+                break
+            for future in done:
+                _collect(running.pop(future), future, scheduler, env, buffer, values)
     except KeyboardInterrupt:
         pass
+    for step in running.values():
+        for key in step.assets:
+            scheduler.status.setdefault(key, CANCELED)
+            scheduler.causes.setdefault(key, "the run was canceled while it ran")
+            env.event(EventType.STEP_CANCELED, key, "canceled while running")
+    running.clear()
 
 
 def _submit(step: Step, scheduler: _Scheduler, env: StepEnv, threads: Executor,

@@ -240,3 +240,11 @@ def test_partitioned_assets_run_one_partition():
 def test_selection_and_exclusion():
     result = materialize([numbers, total, unrelated], "+total", exclude="numbers")
     assert set(result.assets) == {K("total")}
+
+
+def test_an_unselected_upstream_is_read_from_its_io_manager(tmp_path):
+    first = materialize([numbers, total], "total", home=tmp_path)
+    assert first.assets[K("total")] == "failed"
+    assert "'numbers' has not been materialized yet" in first.causes[K("total")]
+    materialize([numbers, total], "numbers", home=tmp_path)
+    assert materialize([numbers, total], "total", home=tmp_path).value("total") == 6

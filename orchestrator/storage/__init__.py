@@ -1,0 +1,21 @@
+"""The event store: runs and their events, in memory, SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from orchestrator.storage.base import EventBuffer, EventStore, MemoryEventStore
+from orchestrator.storage.events import Event, EventType, RunRecord, RunStatus, new_run_id
+from orchestrator.storage.open import open_store
+from orchestrator.storage.sql import SqlEventStore
+
+__all__ = [
+    "Event",
+    "EventBuffer",
+    "EventStore",
+    "EventType",
+    "MemoryEventStore",
+    "RunRecord",
+    "RunStatus",
+    "SqlEventStore",
+    "new_run_id",
+    "open_store",
+]

@@ -1,0 +1,234 @@
+"""The EventStore interface, its in-memory twin, and a buffer that batches appends."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Iterable, Sequence
+from types import TracebackType
+from typing import Self
+
+from orchestrator.errors import StorageError, UnknownRunError, did_you_mean
+from orchestrator.keys import AssetKey
+from orchestrator.storage.events import Event, EventType, RunRecord, RunStatus, dump_json, load_json
+
+LatestKey = tuple[AssetKey, str | None]
+
+
+class EventStore(ABC):
+    """Where runs and their events are kept; every read the UI and CLI make goes through it."""
+
+    @abstractmethod
+    def create_run(self, run: RunRecord) -> None:
+        """Record a new run; a run id already stored raises StorageError."""
+
+    @abstractmethod
+    def finish_run(self, run_id: str, status: RunStatus, ended_at: float) -> None:
+        """Set a run's final status and end time (the exact id, not a prefix)."""
+
+    @abstractmethod
+    def append(self, events: Sequence[Event]) -> None:
+        """Store events in one transaction, in order, updating the latest materialization per
+        (asset, partition) in the same transaction. Ids given on the events are ignored."""
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run with this id or unique id prefix; otherwise UnknownRunError."""
+
+    @abstractmethod
+    def list_runs(self, limit: int = 50, status: RunStatus | None = None) -> list[RunRecord]:
+        """Runs newest first."""
+
+    @abstractmethod
+    def events(
+        self,
+        run_id: str,
+        types: Collection[EventType] | None = None,
+        after_id: int | None = None,
+    ) -> list[Event]:
+        """A run's events in id order, optionally of some types and after an id (for tailing)."""
+
+    @abstractmethod
+    def latest_materializations(
+        self, asset_keys: Collection[AssetKey] | None = None
+    ) -> dict[LatestKey, Event]:
+        """The newest materialization per (asset, partition), for all assets or the given ones."""
+
+    @abstractmethod
+    def event_count(self) -> int: ...
+
+    def close(self) -> None:
+        """Release connections; the store is not used afterwards."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def pick_run_id(run_id: str, matches: Sequence[str], candidates: Callable[[], Iterable[str]]) -> str:
+    """The run that a user's id or unique id prefix names, resolved like git resolves a short hash.
+
+    `matches` are the stored ids starting with `run_id`; `candidates` gives ids for a suggestion.
+    """
+    if run_id in matches:
+        return run_id
+    if run_id and len(matches) == 1:
+        return matches[0]
+    if run_id and matches:
+        shown = ", ".join(f"'{m}'" for m in sorted(matches)[:5])
+        raise UnknownRunError(
+            f"Run id prefix '{run_id}' is ambiguous: it matches {shown}. Give more characters."
+        )
+    raise UnknownRunError(f"No run '{run_id}'." + did_you_mean(run_id, candidates()))
+
+
+def duplicate_run(run_id: str) -> StorageError:
+    return StorageError(f"Run '{run_id}' already exists; start a run with a new id (new_run_id()).")
+
+
+def unknown_run(run_id: str) -> UnknownRunError:
+    return UnknownRunError(f"No run '{run_id}' to finish; create_run() it first.")
+
+
+class MemoryEventStore(EventStore):
+    """The in-memory twin: same behaviour as the SQL store, including JSON-normalised data."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[str, RunRecord] = {}
+        self._events: dict[str, list[Event]] = {}
+        self._latest: dict[LatestKey, Event] = {}
+        self._next_id = 1
+
+    def create_run(self, run: RunRecord) -> None:
+        run = dataclasses.replace(
+            run, asset_keys=tuple(run.asset_keys), tags=load_json(dump_json(run.tags))
+        )
+        with self._lock:
+            if run.run_id in self._runs:
+                raise duplicate_run(run.run_id)
+            self._runs[run.run_id] = run
+
+    def finish_run(self, run_id: str, status: RunStatus, ended_at: float) -> None:
+        with self._lock:
+            if run_id not in self._runs:
+                raise unknown_run(run_id)
+            self._runs[run_id] = dataclasses.replace(
+                self._runs[run_id], status=RunStatus(status), ended_at=ended_at
+            )
+
+    def append(self, events: Sequence[Event]) -> None:
+        with self._lock:
+            for event in events:
+                stored = dataclasses.replace(
+                    event, type=EventType(event.type), data=load_json(dump_json(event.data)), id=self._next_id
+                )
+                self._next_id += 1
+                self._events.setdefault(stored.run_id, []).append(stored)
+                if stored.type is EventType.MATERIALIZATION and stored.asset_key is not None:
+                    self._latest[(stored.asset_key, stored.partition or None)] = stored
+
+    def get_run(self, run_id: str) -> RunRecord:
+        run_id = run_id.strip()
+        with self._lock:
+            ids = list(self._runs)
+        matches = [i for i in ids if i.startswith(run_id)]
+        return self._runs[pick_run_id(run_id, matches, lambda: ids)]
+
+    def list_runs(self, limit: int = 50, status: RunStatus | None = None) -> list[RunRecord]:
+        with self._lock:
+            runs = [r for r in self._runs.values() if status is None or r.status == status]
+        runs.sort(key=lambda r: (r.started_at, r.run_id), reverse=True)
+        return runs[:limit]
+
+    def events(
+        self,
+        run_id: str,
+        types: Collection[EventType] | None = None,
+        after_id: int | None = None,
+    ) -> list[Event]:
+        wanted = None if types is None else {EventType(t) for t in types}
+        with self._lock:
+            events = list(self._events.get(run_id, ()))
+        return [
+            e
+            for e in events
+            if (wanted is None or e.type in wanted) and (after_id is None or e.id > after_id)  # type: ignore[operator]
+        ]
+
+    def latest_materializations(
+        self, asset_keys: Collection[AssetKey] | None = None
+    ) -> dict[LatestKey, Event]:
+        keys = None if asset_keys is None else set(asset_keys)
+        with self._lock:
+            return {k: e for k, e in self._latest.items() if keys is None or k[0] in keys}
+
+    def event_count(self) -> int:
+        with self._lock:
+            return sum(len(events) for events in self._events.values())
+
+
+class EventBuffer:
+    """Batches events for a store: thread-safe, flushed when `max_events` are pending or when an
+    add comes more than `max_delay` seconds after the last flush, and on flush() or close()."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        max_events: int = 500,
+        max_delay: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.max_events = max_events
+        self.max_delay = max_delay
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._pending: list[Event] = []
+        self._last_flush = clock()
+
+    def add(self, event: Event) -> None:
+        self.add_many((event,))
+
+    def add_many(self, events: Iterable[Event]) -> None:
+        with self._lock:
+            self._pending.extend(events)
+            if (
+                len(self._pending) >= self.max_events
+                or self._clock() - self._last_flush > self.max_delay
+            ):
+                self._flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._flush()
+
+    def close(self) -> None:
+        self.flush()
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _flush(self) -> None:
+        # Under the lock, so batches reach the store in the order they were added.
+        self._last_flush = self._clock()
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        try:
+            self.store.append(batch)
+        except BaseException:
+            self._pending[:0] = batch  # keep them for the next flush
+            raise
