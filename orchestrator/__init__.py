@@ -19,6 +19,7 @@ from orchestrator.execution.plan import Plan, Step, plan
 from orchestrator.execution.run import RunResult, execute_plan
 from orchestrator.graph import AssetGraph
 from orchestrator.io.base import InputContext, IOManager, MemoryIOManager, OutputContext
+from orchestrator.io.duckdb import DuckDBIOManager
 from orchestrator.io.parquet import ParquetIOManager
 from orchestrator.keys import AssetKey
 from orchestrator.partitions import (
@@ -48,6 +49,7 @@ __all__ = [
     "BatchContext",
     "CheckResult",
     "DailyPartitions",
+    "DuckDBIOManager",
     "Definitions",
     "Event",
     "EventStore",

@@ -31,6 +31,8 @@ class Workspace:
     def __init__(self, defs: str | None, home: str | None, storage: str | None) -> None:
         self.defs_target = defs
         self.home = resolve_home(home)
+        # Everything this process starts (dbt's profile, the user's definitions) sees the same home.
+        os.environ["ORCH_HOME"] = str(self.home)
         self.storage_url = storage or os.environ.get("ORCH_STORAGE_URL")
         self._defs: Definitions | None = None
         self._store: EventStore | None = None

@@ -15,6 +15,7 @@ from typing import Any
 from orchestrator.assets import AssetCheckDefinition, AssetDefinition
 from orchestrator.errors import DefinitionError, DefinitionsLoadError
 from orchestrator.graph import AssetGraph
+from orchestrator.keys import AssetKey
 
 DEFAULT_ATTRIBUTE = "defs"
 
@@ -56,7 +57,7 @@ class Definitions:
                     f"Definitions(assets=...) got a {type(item).__name__} ({item!r}); expected "
                     "functions decorated with @asset, AssetSpec(...) or @asset_check."
                 )
-        self.assets = tuple(found_assets)
+        self.assets = tuple(_absorb_declared_sources(found_assets))
         self.checks = tuple(found_checks)
         self.io_managers = dict(io_managers or {})
         self.resources = dict(resources or {})
@@ -72,6 +73,30 @@ class Definitions:
     @cached_property
     def graph(self) -> AssetGraph:
         return AssetGraph(self.assets, self.checks)
+
+
+def _absorb_declared_sources(assets: list[AssetDefinition]) -> list[AssetDefinition]:
+    """A source that dbt declares and a Python asset produces (same key) is ONE asset: the Python
+    one, carrying the source's documentation. Any other repeated key stays for the graph to reject."""
+    producers = {a.key: a for a in assets if a.executable}
+    merged: dict[AssetKey, AssetDefinition] = {}
+    result = []
+    for definition in assets:
+        producer = producers.get(definition.key)
+        if definition.resource_type == "source" and producer is not None and producer is not definition:
+            merged[producer.key] = _document_with(merged.get(producer.key, producer), definition)
+            continue
+        result.append(definition)
+    return [merged.get(a.key, a) if a.executable else a for a in result]
+
+
+def _document_with(producer: AssetDefinition, source: AssetDefinition) -> AssetDefinition:
+    carried = {k: v for k, v in source.metadata.items() if k != "relation_name"}
+    return producer.with_changes(
+        description=producer.description or source.description,
+        metadata={**carried, **producer.metadata},
+        tags=producer.tags | source.tags,
+    )
 
 
 def load_definitions(target: str, attribute: str | None = None) -> Definitions:
@@ -132,9 +157,10 @@ def _import_file(path: Path) -> Any:
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    # The file's folder is importable, as when running `python file.py`.
-    if str(path.parent) not in sys.path:
-        sys.path.insert(0, str(path.parent))
+    # The file's folder and its project's root are importable, as when running from the root.
+    for folder in (_project_root(path.parent), path.parent):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
     try:
         spec.loader.exec_module(module)
     except Exception as exc:

@@ -1,10 +1,11 @@
 """plan(): order the selected assets into steps. Pure: no I/O, nothing mutated.
 
 Python assets are one step each. Assets whose runner runs many assets in one invocation (dbt)
-are grouped: every such asset gets a *stage*, the number of foreign steps on the longest path into
-it, and the assets of one runner that share a stage form ONE step. Any path between two assets of
-a stage passes through that stage only, so steps never form a cycle, and dbt -> Python -> dbt is
-three steps.
+are grouped. Every asset gets a *level*: the most times a path into it leaves a runner's group
+(dbt -> Python, or one dbt project -> another). The assets of one runner that share a level form
+ONE step. A path from a group's asset back into the same group at the same level would have to
+leave the group, which raises the level: so steps never form a cycle. Python ingest -> dbt ->
+Python is three steps with one dbt invocation, and dbt -> Python -> dbt is three steps.
 """
 
 from __future__ import annotations
@@ -50,25 +51,24 @@ def plan(graph: AssetGraph, selected: Collection[AssetKey]) -> Plan:
     executable = [k for k in selected if graph.assets[k].executable]
     sub = graph.subgraph(executable)
     order = sub.toposort()
-    stage: dict[AssetKey, int] = {}
+    level: dict[AssetKey, int] = {}
     group_of: dict[AssetKey, tuple] = {}
     for key in order:
         definition = sub.assets[key]
         group = (id(definition.runner), definition.kind) if batches(definition) else None
-        stage[key] = max(
-            (stage[p] + (0 if group is not None and group_of.get(p) == group else 1)
-             for p in sub.parents(key)),
-            default=0,
-        )
         if group is not None:
             group_of[key] = group
+        level[key] = max(
+            (level[p] + (1 if p in group_of and group_of[p] != group else 0) for p in sub.parents(key)),
+            default=0,
+        )
 
     steps_by_id: dict[str, list[AssetKey]] = {}
     step_id: dict[AssetKey, str] = {}
     for key in order:
         definition = sub.assets[key]
         if key in group_of:
-            sid = f"{definition.kind}[{stage[key]}]"
+            sid = f"{definition.kind}[{level[key]}]"
             # Two runners of one kind (two dbt projects) at one stage stay apart.
             while sid in steps_by_id and group_of[steps_by_id[sid][0]] != group_of[key]:
                 sid += "'"

@@ -126,9 +126,8 @@ class MemoryEventStore(EventStore):
     def append(self, events: Sequence[Event]) -> None:
         with self._lock:
             for event in events:
-                stored = dataclasses.replace(
-                    event, type=EventType(event.type), data=load_json(dump_json(event.data)), id=self._next_id
-                )
+                data = load_json(dump_json(event.data))
+                stored = dataclasses.replace(event, type=EventType(event.type), data=data, id=self._next_id)
                 self._next_id += 1
                 self._events.setdefault(stored.run_id, []).append(stored)
                 if stored.type is EventType.MATERIALIZATION and stored.asset_key is not None:
@@ -156,11 +155,9 @@ class MemoryEventStore(EventStore):
         wanted = None if types is None else {EventType(t) for t in types}
         with self._lock:
             events = list(self._events.get(run_id, ()))
-        return [
-            e
-            for e in events
-            if (wanted is None or e.type in wanted) and (after_id is None or e.id > after_id)  # type: ignore[operator]
-        ]
+        if after_id is not None:
+            events = [e for e in events if e.id is not None and e.id > after_id]
+        return [e for e in events if wanted is None or e.type in wanted]
 
     def latest_materializations(
         self, asset_keys: Collection[AssetKey] | None = None

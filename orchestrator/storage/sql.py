@@ -68,6 +68,10 @@ asset_latest = sa.Table(
     sa.Column("timestamp", sa.Double, nullable=False),
 )
 
+_INSERT_EVENTS = events.insert()
+# ids come back in parameter order; only batches with materializations need them
+_INSERT_EVENTS_RETURNING_IDS = events.insert().returning(events.c.id, sort_by_parameter_order=True)
+
 
 class SqlEventStore(EventStore):
     """The event store in SQLite or PostgreSQL; migrates the schema to head when opened.
@@ -80,7 +84,7 @@ class SqlEventStore(EventStore):
         self._shown = self.url.render_as_string(hide_password=True)
         self._engine = _create_engine(self.url)
         insert = postgresql.insert if self.url.get_backend_name() == "postgresql" else sqlite.insert
-        self._insert = insert
+        self._dialect_insert = insert  # both dialects have ON CONFLICT
         upsert = insert(asset_latest)
         self._upsert_latest = upsert.on_conflict_do_update(
             index_elements=[asset_latest.c.asset_key, asset_latest.c.partition],
@@ -93,6 +97,9 @@ class SqlEventStore(EventStore):
         except BaseException:
             self._engine.dispose()
             raise
+
+    def __repr__(self) -> str:
+        return f"SqlEventStore({self._shown!r})"
 
     # -- connections ------------------------------------------------------------------------
 
@@ -129,7 +136,7 @@ class SqlEventStore(EventStore):
 
     def _migrate(self) -> None:
         with self._read() as conn:
-            if _revision(conn) == HEAD:  # the fast path: one query, no alembic import
+            if _revision(conn) == HEAD:  # the fast path: two small queries, no alembic import
                 return
         with self._write() as conn:
             # SQLite's BEGIN IMMEDIATE already serialises concurrent openers; PostgreSQL needs a lock.
@@ -162,8 +169,8 @@ class SqlEventStore(EventStore):
             "tags": dump_json(run.tags),
         }
         with self._write() as conn:
-            stmt = self._insert(runs).values(row).on_conflict_do_nothing().returning(runs.c.run_id)
-            if conn.execute(stmt).first() is None:
+            stmt = self._dialect_insert(runs).values(row).on_conflict_do_nothing()
+            if conn.execute(stmt.returning(runs.c.run_id)).first() is None:
                 raise duplicate_run(run.run_id)
 
     def finish_run(self, run_id: str, status: RunStatus, ended_at: float) -> None:
@@ -209,11 +216,9 @@ class SqlEventStore(EventStore):
         ]
         with self._write() as conn:
             if not materialized:
-                conn.execute(events.insert(), rows)
+                conn.execute(_INSERT_EVENTS, rows)
                 return
-            # ids come back in parameter order; only materializations need them
-            stmt = events.insert().returning(events.c.id, sort_by_parameter_order=True)
-            ids = conn.execute(stmt, rows).scalars().all()
+            ids = conn.execute(_INSERT_EVENTS_RETURNING_IDS, rows).scalars().all()
             latest: dict[tuple[str, str], dict[str, Any]] = {}
             for i in materialized:  # the last one per (asset, partition) in the batch wins
                 row = rows[i]
@@ -280,7 +285,7 @@ def normalise_url(url: str) -> URL:
         parsed = parsed.set(drivername="postgresql+psycopg")
     backend = parsed.get_backend_name()
     if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
-        raise StorageError("An in-memory SQLite event store is not shared between threads; use memory://.")
+        raise StorageError("An in-memory SQLite store is not shared between threads; use memory://.")
     if backend not in ("sqlite", "postgresql"):
         raise StorageError(
             f"Unsupported event store URL '{parsed.render_as_string(hide_password=True)}': "

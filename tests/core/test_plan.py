@@ -53,9 +53,41 @@ def test_dbt_python_dbt_is_three_steps():
     assert [(s.key, s.assets) for s in steps] == [
         ("dbt[0]", (K("raw"), K("stg_orders"))),
         ("enrich", (K("enrich"),)),
-        ("dbt[2]", (K("fct"),)),
+        ("dbt[1]", (K("fct"),)),
     ]
     assert steps[2].upstream == {"dbt[0]", "enrich"}
+
+
+def test_python_ingest_then_dbt_is_one_dbt_step_whatever_the_ingest_depth():
+    runner = BatchRunner()
+
+    @asset
+    def orders():
+        return 1
+
+    @asset
+    def payments(orders):
+        return 1
+
+    graph = AssetGraph([
+        orders, payments,
+        batched("stg_orders", "orders", runner=runner),
+        batched("stg_payments", "payments", runner=runner),
+        batched("seed", runner=runner),
+        batched("fct", "stg_orders", "stg_payments", runner=runner),
+    ])
+    steps = plan(graph, graph.keys).steps
+    dbt_steps = [s for s in steps if s.kind == "dbt"]
+    assert len(dbt_steps) == 1 and len(dbt_steps[0].assets) == 4
+    assert dbt_steps[0].upstream == {"orders", "payments"}
+
+
+def test_two_runners_of_one_kind_never_share_a_step():
+    one, two = BatchRunner(), BatchRunner()
+    graph = AssetGraph([batched("a", runner=one), batched("b", "a", runner=two),
+                        batched("c", "b", runner=one)])
+    steps = plan(graph, graph.keys).steps
+    assert [s.assets for s in steps] == [(K("a"),), (K("b"),), (K("c"),)]
 
 
 def test_unrelated_batched_assets_share_one_step():
