@@ -1,0 +1,47 @@
+"""dbt as first-class assets: the manifest becomes assets and checks in the one graph.
+
+    project = DbtProject("dbt_project")
+    defs = Definitions(assets=[raw_orders, *dbt_assets(project), revenue_forecast])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from integrations.dbt.manifest import DBT_KIND, DbtNodes, ManifestError, load_nodes, read_manifest
+from integrations.dbt.project import DbtProject
+from integrations.dbt.runner import DbtRunner
+from integrations.dbt.translator import DbtTranslator
+from orchestrator.assets import AssetCheckDefinition, AssetDefinition
+
+
+def dbt_assets(
+    project: DbtProject,
+    *,
+    backend: str = "inprocess",
+    dbt_executable: str | None = None,
+    extra_args: Sequence[str] = (),
+) -> list[AssetDefinition | AssetCheckDefinition]:
+    """The project's models, seeds, snapshots, sources and exposures as assets, its tests as checks.
+
+    Every executable asset shares one DbtRunner, so a contiguous run of them in a plan is ONE
+    `dbt build`. Loading reads manifest.json only (cached by checksum); dbt is imported when a dbt
+    step actually runs.
+    """
+    runner = DbtRunner(project, backend=backend, dbt_executable=dbt_executable, extra_args=extra_args)
+    nodes = project.nodes(runner)
+    runner._nodes = nodes
+    return [*nodes.assets, *nodes.checks]
+
+
+__all__ = [
+    "DBT_KIND",
+    "DbtNodes",
+    "DbtProject",
+    "DbtRunner",
+    "DbtTranslator",
+    "ManifestError",
+    "dbt_assets",
+    "load_nodes",
+    "read_manifest",
+]

@@ -1,0 +1,228 @@
+"""manifest.json -> assets and checks. Reads JSON only: no dbt import.
+
+Models, seeds and snapshots become dbt assets (ephemeral models are graph nodes, not steps);
+sources become external assets, unless a Python asset has the same key and produces them;
+tests become checks on the node they are attached to (severity error = blocking); exposures
+become non-executable assets downstream of what they use. Disabled nodes are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from integrations.dbt.translator import DbtTranslator
+from orchestrator.assets import AssetCheckDefinition, AssetDefinition, AssetDep
+from orchestrator.errors import DefinitionError
+from orchestrator.keys import AssetKey
+
+DBT_KIND = "dbt"
+SUPPORTED_SCHEMAS = ("v12",)
+ASSET_TYPES = ("model", "seed", "snapshot")
+
+
+class ManifestError(DefinitionError):
+    """A manifest that is missing, malformed or from an unsupported dbt version."""
+
+
+@dataclass(frozen=True)
+class DbtNodes:
+    """What a manifest yields: assets, checks, and the unique_id <-> key maps the runner uses."""
+
+    assets: tuple[AssetDefinition, ...]
+    checks: tuple[AssetCheckDefinition, ...]
+    key_of: Mapping[str, AssetKey]
+    selector_of: Mapping[AssetKey, str]
+    """How dbt selects each executable asset exactly (`fqn:...`, `source:...`)."""
+    check_of: Mapping[str, AssetCheckDefinition]
+    project_name: str
+    adapter: str
+    deps_of: Mapping[AssetKey, tuple[AssetDep, ...]]
+    tested_sources: Mapping[AssetKey, str]
+    """Sources that have tests, with the selector that runs those tests."""
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """Load and validate a manifest.json; errors name the file and the command that fixes it."""
+    fix = "Run `orch dbt parse` (or `dbt parse`) in the dbt project to write it."
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ManifestError(f"No dbt manifest at '{path}'. {fix}") from None
+    try:
+        manifest = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ManifestError(f"The dbt manifest '{path}' is not valid JSON ({exc}). {fix}") from None
+    check_manifest(manifest, path)
+    return manifest
+
+
+def check_manifest(manifest: Any, path: Path | str) -> None:
+    if not isinstance(manifest, dict) or "metadata" not in manifest or "nodes" not in manifest:
+        raise ManifestError(
+            f"'{path}' is not a dbt manifest (no 'metadata' or 'nodes'). "
+            "Run `orch dbt parse` to write a fresh one."
+        )
+    schema = str(manifest["metadata"].get("dbt_schema_version", ""))
+    version = manifest["metadata"].get("dbt_version", "unknown")
+    if not any(schema.endswith(f"/{v}.json") for v in SUPPORTED_SCHEMAS):
+        raise ManifestError(
+            f"'{path}' has manifest schema '{schema.rsplit('/', 1)[-1] or schema}' from dbt {version}; "
+            f"supported: {', '.join(SUPPORTED_SCHEMAS)} (dbt 1.8 - 1.11). "
+            "Re-parse the project with a supported dbt."
+        )
+
+
+def _enabled(node: Mapping[str, Any]) -> bool:
+    return (node.get("config") or {}).get("enabled", True) is not False
+
+
+def _selector(node: Mapping[str, Any]) -> str:
+    if node["resource_type"] == "source":
+        return f"source:{node['source_name']}.{node['name']}"
+    return "fqn:" + ".".join(node["fqn"])
+
+
+def _owners(node: Mapping[str, Any], groups: Mapping[str, Any]) -> tuple[str, ...]:
+    owner = node.get("owner")
+    if owner is None and node.get("group"):
+        owner = next((g.get("owner") for g in groups.values() if g.get("name") == node["group"]), None)
+    if not owner:
+        return ()
+    found = owner.get("email") or owner.get("name")
+    return (found,) if found else ()
+
+
+def load_nodes(
+    manifest: Mapping[str, Any],
+    translator: DbtTranslator | None = None,
+    runner: Any = None,
+) -> DbtNodes:
+    """Build the assets and checks of a validated manifest."""
+    t = translator or DbtTranslator()
+    meta = manifest["metadata"]
+    groups = manifest.get("groups") or {}
+    nodes = manifest["nodes"]
+    sources = manifest.get("sources") or {}
+    key_of: dict[str, AssetKey] = {}
+    for uid, node in (*nodes.items(), *sources.items()):
+        if (node["resource_type"] in ASSET_TYPES or node["resource_type"] == "source") and _enabled(node):
+            key_of[uid] = t.key(node)
+
+    assets: list[AssetDefinition] = []
+    selector_of: dict[AssetKey, str] = {}
+    for uid, node in (*nodes.items(), *sources.items()):
+        if uid not in key_of:
+            continue
+        key = key_of[uid]
+        config = node.get("config") or {}
+        is_source = node["resource_type"] == "source"
+        executable = not is_source and config.get("materialized") != "ephemeral"
+        deps = tuple(
+            AssetDep(key_of[parent])
+            for parent in (node.get("depends_on") or {}).get("nodes", ())
+            if parent in key_of
+        )
+        assets.append(
+            AssetDefinition(
+                key=key,
+                kind=DBT_KIND,
+                deps=deps,
+                group=t.group(node),
+                tags=frozenset(node.get("tags") or ()),
+                kinds=frozenset({"dbt", meta.get("adapter_type") or "sql"}),
+                owners=_owners(node, groups),
+                description=t.description(node),
+                metadata=t.metadata(node),
+                code_version=(node.get("checksum") or {}).get("checksum") or None,
+                io_manager="warehouse",
+                path=node.get("original_file_path"),
+                resource_type=node["resource_type"],
+                fqn=tuple(node.get("fqn") or ()),
+                config=config,
+                origin=f"dbt {node['resource_type']} {uid} ({node.get('original_file_path')})",
+                executable=executable,
+                runner=runner if executable else None,
+            )
+        )
+        if executable:
+            selector_of[key] = _selector(node)
+
+    assets.extend(_exposures(manifest, key_of, t, groups))
+    checks = _checks(nodes, key_of)
+    source_selector = {key_of[uid]: _selector(s) for uid, s in sources.items() if uid in key_of}
+    return DbtNodes(
+        assets=tuple(assets),
+        checks=tuple(checks),
+        key_of=key_of,
+        selector_of=selector_of,
+        check_of={c.metadata["dbt_unique_id"]: c for c in checks},
+        project_name=meta.get("project_name") or "",
+        adapter=meta.get("adapter_type") or "",
+        deps_of={a.key: a.deps for a in assets},
+        tested_sources={c.asset: source_selector[c.asset] for c in checks if c.asset in source_selector},
+    )
+
+
+def _exposures(
+    manifest: Mapping[str, Any], key_of: Mapping[str, AssetKey], t: DbtTranslator, groups: Mapping[str, Any]
+) -> list[AssetDefinition]:
+    found = []
+    for uid, exposure in (manifest.get("exposures") or {}).items():
+        if not _enabled(exposure):
+            continue
+        found.append(
+            AssetDefinition(
+                key=t.key(exposure),
+                kind=DBT_KIND,
+                deps=tuple(AssetDep(key_of[p]) for p in exposure["depends_on"].get("nodes", ()) if p in key_of),
+                group=t.group(exposure),
+                tags=frozenset(exposure.get("tags") or ()),
+                kinds=frozenset({"dbt", exposure.get("type") or "exposure"}),
+                owners=_owners(exposure, groups),
+                description=exposure.get("description") or exposure.get("label") or None,
+                metadata={"dbt_unique_id": uid, "url": exposure.get("url"), "type": exposure.get("type")},
+                path=exposure.get("original_file_path"),
+                resource_type="exposure",
+                fqn=tuple(exposure.get("fqn") or ()),
+                origin=f"dbt exposure {uid}",
+                executable=False,
+            )
+        )
+    return found
+
+
+def _checks(nodes: Mapping[str, Any], key_of: Mapping[str, AssetKey]) -> list[AssetCheckDefinition]:
+    checks = []
+    for uid, node in nodes.items():
+        if node["resource_type"] != "test" or not _enabled(node):
+            continue
+        parents = [p for p in (node.get("depends_on") or {}).get("nodes", ()) if p in key_of]
+        attached = node.get("attached_node") or (parents[-1] if parents else None)
+        if attached not in key_of:
+            continue
+        target = key_of[attached]
+        test_meta = node.get("test_metadata") or {}
+        config = node.get("config") or {}
+        checks.append(
+            AssetCheckDefinition(
+                name=node["name"],
+                asset=target,
+                blocking=str(config.get("severity", "error")).lower() == "error",
+                description=node.get("description") or None,
+                kind=DBT_KIND,
+                extra_deps=tuple(key_of[p] for p in parents if key_of[p] != target),
+                metadata={
+                    "dbt_unique_id": uid,
+                    "test_type": "generic" if test_meta else "singular",
+                    "test_name": test_meta.get("name") or node["name"],
+                    "column_name": node.get("column_name"),
+                    "path": node.get("original_file_path"),
+                },
+            )
+        )
+    return checks

@@ -1,0 +1,173 @@
+"""DbtProject: a dbt project on disk, its manifest, and the caches that make loading it cheap.
+
+The manifest at `target/manifest.json` is used while it is newer than every project file; when a
+file changed, the project is re-parsed (dbt's partial parsing) automatically unless
+`reparse="never"` (or ORCH_DBT_REPARSE=never), in which case a stale manifest is an error naming
+the command to run. The assets built from a manifest are cached beside it, keyed by its checksum.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from integrations.dbt.manifest import DbtNodes, ManifestError, load_nodes, read_manifest
+from integrations.dbt.translator import DbtTranslator
+
+CACHE_FORMAT = 1
+PROJECT_DIRS_KEY = ("model-paths", "seed-paths", "snapshot-paths", "test-paths", "macro-paths",
+                    "analysis-paths")
+DEFAULT_DIRS = ("models", "seeds", "snapshots", "tests", "macros", "analyses")
+SOURCE_SUFFIXES = (".sql", ".yml", ".yaml", ".csv", ".py", ".md")
+
+
+@dataclass(frozen=True)
+class ManifestState:
+    path: Path
+    checksum: str
+    size: int
+    mtime_ns: int
+
+
+class DbtProject:
+    """A dbt project directory and the manifest that describes it."""
+
+    def __init__(
+        self,
+        project_dir: str | Path,
+        *,
+        profiles_dir: str | Path | None = None,
+        target: str | None = None,
+        target_path: str | Path | None = None,
+        reparse: str | None = None,
+        translator: DbtTranslator | None = None,
+    ) -> None:
+        self.project_dir = Path(project_dir).resolve()
+        if not (self.project_dir / "dbt_project.yml").exists():
+            raise ManifestError(f"'{self.project_dir}' is not a dbt project: no dbt_project.yml.")
+        self.profiles_dir = Path(profiles_dir).resolve() if profiles_dir else self._default_profiles_dir()
+        self.target = target
+        self.target_path = Path(target_path).resolve() if target_path else self.project_dir / "target"
+        self.reparse = reparse or os.environ.get("ORCH_DBT_REPARSE", "auto")
+        if self.reparse not in ("auto", "never"):
+            raise ManifestError(f"reparse must be 'auto' or 'never', not '{self.reparse}'.")
+        self.translator = translator or DbtTranslator()
+
+    def _default_profiles_dir(self) -> Path:
+        if (self.project_dir / "profiles.yml").exists():
+            return self.project_dir
+        return Path(os.environ.get("DBT_PROFILES_DIR", Path.home() / ".dbt")).resolve()
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.target_path / "manifest.json"
+
+    @property
+    def name(self) -> str:
+        return self.project_dir.name
+
+    # -- freshness ----------------------------------------------------------------------------
+
+    def source_dirs(self) -> list[Path]:
+        return [self.project_dir / d for d in DEFAULT_DIRS]
+
+    def newest_source_mtime(self) -> int:
+        """The newest modification time of any file dbt parses (0 when there are none)."""
+        newest = 0
+        for top in (self.project_dir / "dbt_project.yml", self.profiles_dir / "profiles.yml"):
+            if top.exists():
+                newest = max(newest, top.stat().st_mtime_ns)
+        for folder in self.source_dirs():
+            stack = [str(folder)]
+            while stack:
+                try:
+                    entries = os.scandir(stack.pop())
+                except FileNotFoundError:
+                    continue
+                with entries:
+                    for entry in entries:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        elif entry.name.endswith(SOURCE_SUFFIXES):
+                            newest = max(newest, entry.stat().st_mtime_ns)
+        return newest
+
+    def is_stale(self) -> bool:
+        if not self.manifest_path.exists():
+            return True
+        return self.newest_source_mtime() > self.manifest_path.stat().st_mtime_ns
+
+    # -- manifest and nodes -------------------------------------------------------------------
+
+    def ensure_manifest(self) -> Path:
+        """The manifest path, re-parsing first when it is missing or older than the project files."""
+        if self.is_stale():
+            if self.reparse == "never":
+                state = "missing" if not self.manifest_path.exists() else "older than the project files"
+                raise ManifestError(
+                    f"The dbt manifest '{self.manifest_path}' is {state}. Run `orch dbt parse`."
+                )
+            self.parse()
+        return self.manifest_path
+
+    def parse(self) -> Any:
+        """Parse with dbt (partial parsing when possible) and cache the parsed Manifest object."""
+        from integrations.dbt.runner import parse_project  # dbt is imported only here
+
+        return parse_project(self)
+
+    def manifest_state(self) -> ManifestState:
+        path = self.ensure_manifest()
+        stat = path.stat()
+        stamp = self.target_path / "orch_manifest.stamp"
+        key = f"{stat.st_size}:{stat.st_mtime_ns}"
+        if stamp.exists():
+            recorded = stamp.read_text().split()
+            if len(recorded) == 2 and recorded[0] == key:
+                return ManifestState(path, recorded[1], stat.st_size, stat.st_mtime_ns)
+        checksum = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+        _atomic_write_bytes(stamp, f"{key} {checksum}".encode())
+        return ManifestState(path, checksum, stat.st_size, stat.st_mtime_ns)
+
+    def nodes(self, runner: Any = None) -> DbtNodes:
+        """Assets and checks of the manifest, from the cache when the manifest did not change."""
+        state = self.manifest_state()
+        cache = self.target_path / f"orch_nodes.{state.checksum}.{type(self.translator).__name__}.pickle"
+        nodes: DbtNodes | None = None
+        if cache.exists():
+            try:
+                cached = pickle.loads(cache.read_bytes())
+                if cached.get("format") == CACHE_FORMAT:
+                    nodes = cached["nodes"]
+            except Exception:  # a corrupt or foreign cache is rebuilt, never trusted
+                nodes = None
+        if nodes is None:
+            nodes = load_nodes(read_manifest(state.path), self.translator)
+            self._clear_caches("orch_nodes.")
+            _atomic_write_bytes(cache, pickle.dumps({"format": CACHE_FORMAT, "nodes": nodes},
+                                                    protocol=pickle.HIGHEST_PROTOCOL))
+        return nodes if runner is None else _with_runner(nodes, runner)
+
+    def _clear_caches(self, prefix: str) -> None:
+        for old in self.target_path.glob(f"{prefix}*"):
+            old.unlink(missing_ok=True)
+
+    def __repr__(self) -> str:
+        return f"DbtProject({str(self.project_dir)!r})"
+
+
+def _with_runner(nodes: DbtNodes, runner: Any) -> DbtNodes:
+    assets = tuple(a.with_changes(runner=runner) if a.executable else a for a in nodes.assets)
+    return dataclasses.replace(nodes, assets=assets)
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

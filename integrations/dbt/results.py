@@ -1,0 +1,80 @@
+"""Turn dbt's per-node results into orchestrator events, as each node finishes.
+
+Both backends feed the same handler: in-process callbacks and `--log-format json` lines carry
+the same `NodeFinished` payload (`node_info` + `run_result`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from integrations.dbt.manifest import DbtNodes
+from orchestrator.execution.context import BatchContext
+from orchestrator.storage.events import EventType
+
+NODE_FINISHED = "NodeFinished"
+MODEL_OK = {"success"}
+TEST_PASSED = {"pass", "warn"}
+
+
+class NodeResultHandler:
+    """Reports each finished dbt node to the step's BatchContext exactly once."""
+
+    def __init__(self, context: BatchContext, nodes: DbtNodes) -> None:
+        self.context = context
+        self.nodes = nodes
+        self.wanted = set(context.assets)
+        self.reported: set[str] = set()
+        self._lock = threading.Lock()
+
+    def on_event(self, name: str, data: Mapping[str, Any]) -> None:
+        if name == NODE_FINISHED:
+            self.node_finished(data.get("node_info") or {}, data.get("run_result") or {})
+
+    def node_finished(self, node_info: Mapping[str, Any], run_result: Mapping[str, Any]) -> None:
+        uid = node_info.get("unique_id") or ""
+        with self._lock:
+            if uid in self.reported:
+                return
+            self.reported.add(uid)
+        status = str(run_result.get("status") or node_info.get("node_status") or "").lower()
+        message = run_result.get("message") or ""
+        timing = {"execution_time": round(float(run_result.get("execution_time") or 0.0), 4)}
+        if uid.startswith("test.") or uid.startswith("unit_test."):
+            self._test_finished(uid, status, message, run_result, timing)
+            return
+        key = self.nodes.key_of.get(uid)
+        if key is None or key not in self.wanted:
+            return
+        if status in MODEL_OK:
+            relation = (node_info.get("node_relation") or {}).get("relation_name")
+            response = run_result.get("adapter_response") or {}
+            metadata = {**timing, "dbt_unique_id": uid, "message": message}
+            if relation:
+                metadata["relation_name"] = relation
+            if response.get("rows_affected") is not None:
+                metadata["rows_affected"] = int(response["rows_affected"])
+            self.context.succeeded(key, **metadata)
+        elif status == "skipped":
+            self.context.skipped(key, f"dbt skipped '{key}': {message or 'an upstream node failed'}")
+        else:
+            self.context.failed(key, f"dbt {status} in '{key}': {message}".rstrip(": "))
+
+    def _test_finished(self, uid: str, status: str, message: str, run_result: Mapping[str, Any],
+                       timing: dict[str, Any]) -> None:
+        check = self.nodes.check_of.get(uid)
+        if check is None:
+            return
+        passed = status in TEST_PASSED
+        metadata = {**timing, "status": status, "dbt_unique_id": uid,
+                    "test_type": check.metadata.get("test_type")}
+        if run_result.get("num_failures") is not None:
+            metadata["failures"] = int(run_result["num_failures"])
+        if message:
+            metadata["message"] = message
+        if status == "skipped":
+            self.context.event(EventType.LOG, check.asset, f"dbt skipped test {check.name}: {message}")
+            return
+        self.context.check(check.asset, check.name, passed, check.blocking, **metadata)

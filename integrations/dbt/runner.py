@@ -1,0 +1,216 @@
+"""DbtRunner: one dbt invocation per plan step, through one of two backends.
+
+- `inprocess` (default): dbt's `dbtRunner`, given the already parsed Manifest, so nothing is
+  re-parsed. A parsed Manifest cannot be reused across invocations, so each invocation gets a fresh
+  copy, unpickled from a cache written at parse time. dbt is not safe for parallel invocations in
+  one process: a process-wide lock runs them one at a time.
+- `subprocess`: any `dbt` executable, `--log-format json`, results read line by line.
+
+This is the one module that imports dbt, and only inside functions: loading definitions stays fast.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from integrations.dbt import manifest_pickle
+from integrations.dbt.manifest import DbtNodes, ManifestError
+from integrations.dbt.project import DbtProject, _atomic_write_bytes
+from integrations.dbt.results import NodeResultHandler
+from orchestrator.errors import ExecutionError
+from orchestrator.execution.context import BatchContext
+
+BACKENDS = ("inprocess", "subprocess")
+_INVOCATION_LOCK = threading.Lock()  # dbt: one in-process invocation at a time
+_PARSED_PREFIX = "orch_parsed_manifest."
+
+
+def _dbt_version() -> str:
+    from dbt.version import __version__
+
+    return str(__version__)
+
+
+def _common_args(project: DbtProject) -> list[str]:
+    args = ["--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir),
+            "--target-path", str(project.target_path)]
+    if project.target:
+        args += ["--target", project.target]
+    return args
+
+
+def parse_project(project: DbtProject) -> Any:
+    """`dbt parse` in-process (partial parsing when possible); caches the Manifest object."""
+    from dbt.cli.main import dbtRunner
+
+    with _INVOCATION_LOCK:
+        result = dbtRunner().invoke(["parse", *_common_args(project), "--log-level", "none"])
+    if not result.success:
+        reason = result.exception or "see the dbt log under the project's logs/"
+        raise ManifestError(f"dbt parse of '{project.project_dir}' failed: {reason}")
+    manifest = result.result
+    state = project.manifest_state()
+    for old in project.target_path.glob(f"{_PARSED_PREFIX}*"):
+        old.unlink(missing_ok=True)
+    _atomic_write_bytes(_parsed_cache(project, state.checksum), manifest_pickle.dumps(manifest))
+    return manifest
+
+
+def _parsed_cache(project: DbtProject, checksum: str) -> Path:
+    return project.target_path / f"{_PARSED_PREFIX}{checksum}.{_dbt_version()}.pickle"
+
+
+def fresh_manifest(project: DbtProject) -> Any:
+    """A fresh copy of the parsed Manifest for one invocation: unpickled, or parsed once."""
+    state = project.manifest_state()
+    cache = _parsed_cache(project, state.checksum)
+    if cache.exists():
+        try:
+            return manifest_pickle.loads(cache.read_bytes())
+        except Exception:
+            cache.unlink(missing_ok=True)
+    parse_project(project)
+    return manifest_pickle.loads(_parsed_cache(project, project.manifest_state().checksum).read_bytes())
+
+
+class DbtRunner:
+    """Runs a step's dbt assets (and their tests) as ONE `dbt build`."""
+
+    batches = True
+
+    def __init__(self, project: DbtProject, backend: str = "inprocess", dbt_executable: str | None = None,
+                 extra_args: Sequence[str] = ()) -> None:
+        if backend not in BACKENDS:
+            raise ExecutionError(f"Unknown dbt backend '{backend}'. Use one of {BACKENDS}.")
+        self.project = project
+        self.backend = backend
+        self.dbt_executable = dbt_executable or "dbt"
+        self.extra_args = tuple(extra_args)
+        self._nodes: DbtNodes | None = None
+
+    def __repr__(self) -> str:
+        return f"DbtRunner({self.project!r}, backend={self.backend!r})"
+
+    @property
+    def nodes(self) -> DbtNodes:
+        if self._nodes is None:
+            self._nodes = self.project.nodes()
+        return self._nodes
+
+    def selectors(self, context: BatchContext) -> list[str]:
+        """Explicit node selection: each asset of the step, plus parent sources that have tests
+        (so a source's tests run right after the Python asset that produced it)."""
+        nodes = self.nodes
+        chosen = [nodes.selector_of[k] for k in context.assets if k in nodes.selector_of]
+        parents = {dep.key for k in context.assets for dep in nodes.deps_of.get(k, ())}
+        chosen += sorted(nodes.tested_sources[k] for k in parents if k in nodes.tested_sources)
+        return chosen
+
+    def build_args(self, context: BatchContext) -> list[str]:
+        args = ["build", *_common_args(self.project), "--select", *self.selectors(context),
+                "--indirect-selection", "buildable", "--no-write-json", *self.extra_args]
+        dbt_vars = getattr(context, "dbt_vars", None)
+        if dbt_vars:
+            args += ["--vars", json.dumps(dbt_vars)]
+        return args
+
+    def run(self, context: BatchContext) -> None:
+        handler = NodeResultHandler(context, self.nodes)
+        args = self.build_args(context)
+        if self.backend == "inprocess":
+            self._run_inprocess(args, handler, context)
+        else:
+            self._run_subprocess(args, handler, context)
+
+    # -- in-process ---------------------------------------------------------------------------
+
+    def _run_inprocess(self, args: list[str], handler: NodeResultHandler, context: BatchContext) -> None:
+        from dbt.cli.main import dbtRunner
+        from google.protobuf.json_format import MessageToDict
+
+        def callback(event: Any) -> None:
+            if event.info.name == "NodeFinished":
+                handler.on_event("NodeFinished", MessageToDict(event.data, preserving_proto_field_name=True))
+
+        manifest = fresh_manifest(self.project)
+        with _INVOCATION_LOCK:
+            done = threading.Event()
+            watcher = threading.Thread(target=_interrupt_on_cancel,
+                                       args=(context.cancel, done, threading.get_ident()), daemon=True)
+            watcher.start()
+            try:
+                result = dbtRunner(manifest=manifest, callbacks=[callback]).invoke(
+                    [*args, "--log-level", "none"]
+                )
+            except KeyboardInterrupt:
+                if not context.cancel.is_set():
+                    raise
+                return
+            finally:
+                done.set()
+                watcher.join()
+        if result.exception is not None and not handler.reported:
+            raise ExecutionError(f"dbt build failed before running any node: {result.exception}")
+
+    # -- subprocess ---------------------------------------------------------------------------
+
+    def _run_subprocess(self, args: list[str], handler: NodeResultHandler, context: BatchContext) -> None:
+        executable = shutil.which(self.dbt_executable)
+        if executable is None:
+            raise ExecutionError(
+                f"The dbt executable '{self.dbt_executable}' was not found on PATH. Install dbt "
+                "(pip install dbt-core dbt-duckdb) or pass DbtRunner(dbt_executable=...)."
+            )
+        command = [executable, "--log-format", "json", "--log-level", "debug", *args]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   cwd=self.project.project_dir, start_new_session=True)
+        stopper = threading.Thread(target=_stop_on_cancel, args=(context.cancel, process), daemon=True)
+        stopper.start()
+        errors: list[str] = []
+        assert process.stdout is not None
+        for line in process.stdout:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            info = record.get("info") or {}
+            if info.get("level") == "error" and info.get("msg"):
+                errors.append(info["msg"])
+            handler.on_event(info.get("name", ""), record.get("data") or {})
+        stderr = process.stderr.read() if process.stderr else ""
+        code = process.wait()
+        if code not in (0, 1) and not handler.reported and not context.cancel.is_set():
+            detail = "\n".join(errors[-5:]) or stderr.strip()[-2000:]
+            raise ExecutionError(f"dbt exited with status {code}: {detail}")
+
+
+def _interrupt_on_cancel(cancel: threading.Event, done: threading.Event, thread_id: int) -> None:
+    """Raise KeyboardInterrupt in the thread running dbt when the run is canceled: dbt then
+    cancels its open connections and stops, as on Ctrl-C."""
+    while not done.is_set():
+        if cancel.wait(0.2) and not done.is_set():
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
+                                                       ctypes.py_object(KeyboardInterrupt))
+            done.wait(1.0)
+
+
+def _stop_on_cancel(cancel: threading.Event, process: subprocess.Popen) -> None:
+    while process.poll() is None:
+        if cancel.wait(0.2):
+            try:
+                os.killpg(process.pid, signal.SIGINT)
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            return
