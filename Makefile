@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m examples.lakehouse.demo
+	$(BIN)/orch materialize
+	$(BIN)/orch lineage --select "+revenue_forecast"
+	$(BIN)/orch runs list --limit 5
 
 test: $(STAMP)
 	$(BIN)/lint-imports
