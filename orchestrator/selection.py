@@ -206,8 +206,9 @@ def _by_fqn(asset: AssetDefinition, value: str) -> bool:
 
 def _by_source(asset: AssetDefinition, value: str) -> bool:
     """dbt sources: 'source_name' or 'source_name.table'. The source name is read from
-    metadata['dbt_source_name'], the table name is the key's name; globs allowed per part."""
-    if asset.resource_type != "source":
+    metadata['dbt_source_name'] (also carried by a Python asset that produces a dbt source), the
+    table name is the key's name; globs allowed per part."""
+    if "dbt_source_name" not in asset.metadata:
         return False
     source, _, table = value.partition(".")
     return _matcher(source)(str(asset.metadata.get("dbt_source_name", ""))) and (
@@ -226,6 +227,7 @@ METHODS: dict[str, Callable[[AssetDefinition, str], bool]] = {
     "resource_type": lambda a, v: _matcher(v)(a.resource_type),
     "fqn": _by_fqn,
     "source": _by_source,
+    "test_type": lambda a, v: _any_matches(a.metadata.get("test_types", ()), v),
 }
 """Selection methods: ``method:value`` selects the assets for which ``METHODS[method](asset, value)``."""
 

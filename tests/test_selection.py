@@ -392,7 +392,8 @@ class TestSetAlgebra:
 class TestMethods:
     def test_the_registries_are_plain_dicts(self):
         assert set(METHODS) == {
-            "key", "name", "group", "kind", "owner", "tag", "path", "resource_type", "fqn", "source"
+            "key", "name", "group", "kind", "owner", "tag", "path", "resource_type", "fqn", "source",
+            "test_type",
         }
         assert set(DOTTED_METHODS) == {"config", "meta"}
 

@@ -6,65 +6,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from pathlib import Path
 
-import pyarrow as pa
-
-from examples.lakehouse import raw_data
+from examples.lakehouse.assets import customers, events, orders, payments, revenue_forecast
 from integrations.dbt import DbtProject, dbt_assets
-from orchestrator import Definitions, DuckDBIOManager, asset
+from orchestrator import Definitions, DuckDBIOManager
 from orchestrator.home import resolve_home
 
 ROOT = Path(__file__).resolve().parents[2]
 WAREHOUSE = Path(os.environ.get("ORCH_WAREHOUSE_PATH") or resolve_home() / "warehouse.duckdb")
-DAYS = (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
 
 project = DbtProject(ROOT / "dbt_project")
-
-
-@asset(key_prefix="raw", io_manager="warehouse", group="raw", kinds=["python", "duckdb"])
-def customers() -> pa.Table:
-    """Customer sign-ups, as the shop's backend exports them."""
-    return raw_data.customers()
-
-
-@asset(key_prefix="raw", io_manager="warehouse", group="raw", kinds=["python", "duckdb"])
-def orders() -> pa.Table:
-    """Orders placed in 2024."""
-    return raw_data.orders()
-
-
-@asset(key_prefix="raw", io_manager="warehouse", group="raw", kinds=["python", "duckdb"])
-def payments(orders: pa.Table) -> pa.Table:
-    """Payment attempts for each order."""
-    return raw_data.payments(orders)
-
-
-@asset(key_prefix="raw", io_manager="warehouse", group="raw", kinds=["python", "duckdb"])
-def events() -> pa.Table:
-    """Clickstream events of 2024."""
-    return raw_data.events_range(*DAYS)
-
-
-@asset(ins={"daily": "marts/fct_daily_revenue"}, group="forecast", kinds=["python", "parquet"],
-       owners=["finance-analytics@example.com"])
-def revenue_forecast(context, daily: pa.Table) -> pa.Table:
-    """Next 28 days of revenue: the mean of the last four same weekdays."""
-    daily = daily.sort_by("order_date")
-    dates = daily["order_date"].to_pylist()
-    revenue = daily["revenue"].cast(pa.float64()).to_pylist()
-    by_weekday: dict[int, list[float]] = {}
-    for day, amount in zip(dates, revenue):
-        by_weekday.setdefault(day.weekday(), []).append(amount or 0.0)
-    last = max(dates)
-    horizon = [last + dt.timedelta(days=i) for i in range(1, 29)]
-    forecast = [sum(by_weekday.get(d.weekday(), [0.0])[-4:]) / 4 for d in horizon]
-    context.add_metadata(history_days=len(dates), horizon_days=len(horizon),
-                         forecast_total=round(sum(forecast), 2))
-    return pa.table({"day": pa.array(horizon, pa.date32()), "revenue_forecast": forecast})
-
 
 defs = Definitions(
     assets=[customers, orders, payments, events, *dbt_assets(project), revenue_forecast],

@@ -154,6 +154,7 @@ def load_nodes(
 
     assets.extend(_exposures(manifest, key_of, t, groups))
     checks = _checks(nodes, key_of)
+    assets = _with_test_types(assets, checks)
     source_selector = {key_of[uid]: _selector(s) for uid, s in sources.items() if uid in key_of}
     return DbtNodes(
         assets=tuple(assets),
@@ -166,6 +167,17 @@ def load_nodes(
         deps_of={a.key: a.deps for a in assets},
         tested_sources={c.asset: source_selector[c.asset] for c in checks if c.asset in source_selector},
     )
+
+
+def _with_test_types(assets: list[AssetDefinition], checks: list[AssetCheckDefinition]) -> list[AssetDefinition]:
+    """Record on each asset the types of its tests, for `test_type:` selection."""
+    types: dict[AssetKey, set[str]] = {}
+    for check in checks:
+        types.setdefault(check.asset, set()).add(check.metadata["test_type"])
+    return [
+        a.with_changes(metadata={**a.metadata, "test_types": sorted(types[a.key])}) if a.key in types else a
+        for a in assets
+    ]
 
 
 def _exposures(

@@ -19,7 +19,7 @@ from typing import Any
 from integrations.dbt.manifest import DbtNodes, ManifestError, load_nodes, read_manifest
 from integrations.dbt.translator import DbtTranslator
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 PROJECT_DIRS_KEY = ("model-paths", "seed-paths", "snapshot-paths", "test-paths", "macro-paths",
                     "analysis-paths")
 DEFAULT_DIRS = ("models", "seeds", "snapshots", "tests", "macros", "analyses")

@@ -194,13 +194,26 @@ class DbtRunner:
 
 
 def _interrupt_on_cancel(cancel: threading.Event, done: threading.Event, thread_id: int) -> None:
-    """Raise KeyboardInterrupt in the thread running dbt when the run is canceled: dbt then
-    cancels its open connections and stops, as on Ctrl-C."""
+    """On cancel, do what Ctrl-C does to dbt: interrupt the warehouse queries that are running
+    (dbt's adapters know how), then raise KeyboardInterrupt in the thread running dbt, which makes
+    dbt cancel its connections and stop."""
     while not done.is_set():
         if cancel.wait(0.2) and not done.is_set():
+            _cancel_adapter_queries()
             ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
                                                        ctypes.py_object(KeyboardInterrupt))
             done.wait(1.0)
+
+
+def _cancel_adapter_queries() -> None:
+    from dbt.adapters.factory import FACTORY
+
+    for adapter in list(FACTORY.adapters.values()):
+        try:
+            if adapter.is_cancelable():
+                adapter.cancel_open_connections()
+        except Exception:  # best effort: the KeyboardInterrupt still stops dbt
+            pass
 
 
 def _stop_on_cancel(cancel: threading.Event, process: subprocess.Popen) -> None:

@@ -1,0 +1,54 @@
+"""The demo's Python assets: ingest upstream of dbt, a forecast downstream of a mart."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+
+from examples.lakehouse import raw_data
+from orchestrator import asset
+
+DAYS = (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+
+
+@asset(key_prefix="raw", io_manager="warehouse", group="raw", kinds=["python", "duckdb"])
+def customers() -> pa.Table:
+    """Customer sign-ups, as the shop's backend exports them."""
+    return raw_data.customers()
+
+
+@asset(key_prefix="raw", io_manager="warehouse", group="raw", kinds=["python", "duckdb"])
+def orders() -> pa.Table:
+    """Orders placed in 2024."""
+    return raw_data.orders()
+
+
+@asset(key_prefix="raw", io_manager="warehouse", group="raw", kinds=["python", "duckdb"])
+def payments(orders: pa.Table) -> pa.Table:
+    """Payment attempts for each order."""
+    return raw_data.payments(orders)
+
+
+@asset(key_prefix="raw", io_manager="warehouse", group="raw", kinds=["python", "duckdb"])
+def events() -> pa.Table:
+    """Clickstream events of 2024."""
+    return raw_data.events_range(*DAYS)
+
+
+@asset(ins={"daily": "marts/fct_daily_revenue"}, group="forecast", kinds=["python", "parquet"],
+       owners=["finance-analytics@example.com"])
+def revenue_forecast(context, daily: pa.Table) -> pa.Table:
+    """Next 28 days of revenue: the mean of the last four same weekdays."""
+    daily = daily.sort_by("order_date")
+    dates = daily["order_date"].to_pylist()
+    revenue = daily["revenue"].cast(pa.float64()).to_pylist()
+    by_weekday: dict[int, list[float]] = {}
+    for day, amount in zip(dates, revenue):
+        by_weekday.setdefault(day.weekday(), []).append(amount or 0.0)
+    last = max(dates)
+    horizon = [last + dt.timedelta(days=i) for i in range(1, 29)]
+    forecast = [sum(by_weekday.get(d.weekday(), [0.0])[-4:]) / 4 for d in horizon]
+    context.add_metadata(history_days=len(dates), horizon_days=len(horizon),
+                         forecast_total=round(sum(forecast), 2))
+    return pa.table({"day": pa.array(horizon, pa.date32()), "revenue_forecast": forecast})
