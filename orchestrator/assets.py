@@ -123,16 +123,17 @@ def _as_key_tuple(items: Iterable[str | AssetKey] | None) -> tuple[AssetKey, ...
 
 def _source_hash(fn: Callable[..., Any]) -> str:
     try:
-        source = textwrap.dedent(inspect.getsource(fn))
-    except (OSError, TypeError):
-        source = fn.__qualname__
-    return hashlib.sha256(source.encode()).hexdigest()[:16]
+        source = textwrap.dedent(inspect.getsource(fn)).encode()
+    except (OSError, TypeError):  # no source file (exec'd code): hash the compiled code instead
+        code = getattr(fn, "__code__", None)
+        source = repr((code.co_code, code.co_consts, code.co_names)).encode() if code else b""
+    return hashlib.sha256(source).hexdigest()[:16]
 
 
 def _origin(fn: Callable[..., Any]) -> str:
     code = getattr(fn, "__code__", None)
     where = f"{code.co_filename}:{code.co_firstlineno}" if code else "?"
-    return f"{fn.__module__}.{fn.__qualname__} ({where})"
+    return f"{fn.__module__ or '?'}.{fn.__qualname__} ({where})"
 
 
 def _tags(tags: Iterable[str] | Mapping[str, str] | None) -> frozenset[str]:
@@ -217,12 +218,16 @@ def asset(
             partitions=partitions,
             retry=retry_policy,
             path=_relative_path(func),
-            fqn=(*func.__module__.split("."), name or func.__name__),
+            fqn=(*_module_parts(func), name or func.__name__),
             origin=_origin(func),
             uses_context=uses_context,
         )
 
     return build(fn) if fn is not None else build
+
+
+def _module_parts(fn: Callable[..., Any]) -> tuple[str, ...]:
+    return tuple(fn.__module__.split(".")) if fn.__module__ else ()
 
 
 def _relative_path(fn: Callable[..., Any]) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SEPARATOR = "/"
 
@@ -18,8 +18,10 @@ class AssetKey:
     """
 
     path: tuple[str, ...]
+    _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash(self.path))  # keys are hashed constantly
         if not self.path:
             raise ValueError("An asset key needs at least one component.")
         for part in self.path:
@@ -28,6 +30,13 @@ class AssetKey:
                     f"Invalid asset key component {part!r} in {self.path!r}: "
                     f"components are non-empty strings without '{SEPARATOR}'."
                 )
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple:
+        # Rebuilt from the path: string hashes differ between processes, the cache must not travel.
+        return (AssetKey, (self.path,))
 
     @classmethod
     def parse(cls, text: str) -> AssetKey:

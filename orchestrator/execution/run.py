@@ -19,7 +19,8 @@ from orchestrator.execution.python_step import (
 from orchestrator.io.base import IOManager, InputContext, MemoryIOManager
 from orchestrator.keys import AssetKey
 from orchestrator.partitions import PartitionRange
-from orchestrator.storage.base import EventBuffer, EventStore
+from orchestrator.storage.base import EventStore
+from orchestrator.storage.writer import EventWriter
 from orchestrator.storage.events import Event, EventType, RunRecord, RunStatus, new_run_id
 
 EXECUTORS = ("thread", "process")
@@ -92,7 +93,7 @@ class _Scheduler:
 class _Tee:
     """An event buffer that also hands each event to a listener (the CLI's progress display)."""
 
-    def __init__(self, buffer: EventBuffer, listener: Callable[[Event], None]) -> None:
+    def __init__(self, buffer: EventWriter, listener: Callable[[Event], None]) -> None:
         self._buffer, self._listener = buffer, listener
 
     def add(self, event: Event) -> None:
@@ -144,7 +145,7 @@ def execute_plan(
         raise ExecutionError("The process executor cannot share in-memory IO managers; use Parquet.")
     run_id = run_id or new_run_id()
     cancel = cancel or threading.Event()
-    buffer = EventBuffer(store)
+    buffer = EventWriter(store)
     if listener is not None:
         buffer = _Tee(buffer, listener)
     env = StepEnv(run_id, run_plan.source, io_managers, resources or {}, partition, partition_range,
@@ -166,7 +167,7 @@ def execute_plan(
                      io_managers, run_plan.source, partition, values)
 
 
-def _drive(scheduler: _Scheduler, env: StepEnv, buffer: EventBuffer, cancel: threading.Event,
+def _drive(scheduler: _Scheduler, env: StepEnv, buffer: EventWriter, cancel: threading.Event,
            workers: int, executor: str, values: dict[AssetKey, Any]) -> None:
     global _FORKED_ENV
     threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="orch-step")
@@ -178,6 +179,8 @@ def _drive(scheduler: _Scheduler, env: StepEnv, buffer: EventBuffer, cancel: thr
     running: dict[Future, Step] = {}
     try:
         while (scheduler.ready or running) and not cancel.is_set():
+            if processes is None and not running and _run_lone_step_inline(scheduler, env, values):
+                continue
             while scheduler.ready and len(running) < workers and not cancel.is_set():
                 step = scheduler.steps[scheduler.ready.pop()]
                 future = _submit(step, scheduler, env, threads, processes, cancel)
@@ -207,7 +210,24 @@ PYTHON_GRACE_SECONDS = 2.0
 BATCH_GRACE_SECONDS = 60.0
 
 
-def _drain(running: dict[Future, Step], scheduler: _Scheduler, env: StepEnv, buffer: EventBuffer,
+def _run_lone_step_inline(scheduler: _Scheduler, env: StepEnv, values: dict[AssetKey, Any]) -> bool:
+    """A chain needs no thread hand-off: when one Python step is all there is to do, run it here."""
+    if len(scheduler.ready) != 1 or scheduler.steps[scheduler.ready[0]].runner is not None:
+        return False
+    step = scheduler.steps[scheduler.ready.pop()]
+    key = step.assets[0]
+    cause = scheduler.blocker(key)
+    if cause is not None:
+        _skip(scheduler, env, key, cause)
+    else:
+        outcome = run_python_asset(env.graph.assets[key], env)
+        scheduler.record(outcome)
+        values.update(outcome.values)
+    scheduler.finish(step.key)
+    return True
+
+
+def _drain(running: dict[Future, Step], scheduler: _Scheduler, env: StepEnv, buffer: EventWriter,
            values: dict[AssetKey, Any]) -> None:
     """After a cancel: batch runners (dbt) stop on the cancel event and are waited for; Python
     steps get a short grace and are then abandoned (their writes are atomic, so nothing half-written
@@ -302,7 +322,7 @@ def _run_batch(step: Step, keys: tuple[AssetKey, ...], env: StepEnv, cancel: thr
     return outcome
 
 
-def _collect(step: Step, future: Future, scheduler: _Scheduler, env: StepEnv, buffer: EventBuffer,
+def _collect(step: Step, future: Future, scheduler: _Scheduler, env: StepEnv, buffer: EventWriter,
              values: dict[AssetKey, Any]) -> None:
     try:
         result = future.result()
@@ -320,7 +340,7 @@ def _collect(step: Step, future: Future, scheduler: _Scheduler, env: StepEnv, bu
     values.update(result.values)
 
 
-def _finish(scheduler: _Scheduler, env: StepEnv, buffer: EventBuffer, cancel: threading.Event) -> RunStatus:
+def _finish(scheduler: _Scheduler, env: StepEnv, buffer: EventWriter, cancel: threading.Event) -> RunStatus:
     if cancel.is_set():
         for step in scheduler.plan.steps:
             for key in step.assets:

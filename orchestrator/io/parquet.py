@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -40,16 +40,21 @@ def as_arrow(value: Any) -> pa.Table | None:
 
 
 def atomic_write(target: Path, write: Any) -> None:
-    """Call `write(tmp_path)`, then rename the file onto `target` in one step."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    """Call `write(tmp_path)`, then rename the file onto `target` in one step.
+
+    The temporary name is unique per process and thread, beside the target (same filesystem)."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        write(tmp)
+        write(str(tmp))
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def _write_bytes(path: str, payload: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(payload)
 
 
 def _file_digest(path: Path) -> str:
@@ -70,17 +75,31 @@ class ParquetIOManager(IOManager):
     def __init__(self, base_dir: str | Path, pickle_fallback: bool = True) -> None:
         self.base_dir = Path(base_dir)
         self.pickle_fallback = pickle_fallback
+        self._made: set[Path] = set()
 
     def _dir(self, key: AssetKey, partition: str | None) -> Path:
         folder = self.base_dir.joinpath(*key.path)
         return folder / f"partition={partition}" if partition is not None else folder
 
+    def _ensure(self, folder: Path) -> Path:
+        if folder not in self._made:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made.add(folder)
+        return folder
+
+    def _replace(self, target: Path, write: Any) -> None:
+        try:
+            atomic_write(target, write)
+        except FileNotFoundError:  # the folder was removed since this process made it
+            self._made.discard(target.parent)
+            atomic_write(self._ensure(target.parent) / target.name, write)
+
     def write(self, context: OutputContext, value: Any) -> Mapping[str, Any]:
-        folder = self._dir(context.asset_key, context.partition)
+        folder = self._ensure(self._dir(context.asset_key, context.partition))
         table = as_arrow(value)
         if table is not None:
             target = folder / PARQUET_FILE
-            atomic_write(target, lambda tmp: pq.write_table(table, tmp))
+            self._replace(target, lambda tmp: pq.write_table(table, tmp))
             (folder / PICKLE_FILE).unlink(missing_ok=True)
             return {
                 "rows": table.num_rows,
@@ -102,7 +121,7 @@ class ParquetIOManager(IOManager):
                 f"Asset '{context.asset_key}' returned a {type(value).__name__} that cannot be "
                 f"stored: it is neither a table nor picklable ({exc})."
             ) from exc
-        atomic_write(target, lambda tmp: Path(tmp).write_bytes(payload))
+        self._replace(target, lambda tmp: _write_bytes(tmp, payload))
         (folder / PARQUET_FILE).unlink(missing_ok=True)
         return {
             "bytes": len(payload),

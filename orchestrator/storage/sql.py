@@ -70,7 +70,6 @@ asset_latest = sa.Table(
 
 _INSERT_EVENTS = events.insert()
 # ids come back in parameter order; only batches with materializations need them
-_INSERT_EVENTS_RETURNING_IDS = events.insert().returning(events.c.id, sort_by_parameter_order=True)
 
 
 class SqlEventStore(EventStore):
@@ -218,18 +217,23 @@ class SqlEventStore(EventStore):
             if not materialized:
                 conn.execute(_INSERT_EVENTS, rows)
                 return
-            ids = conn.execute(_INSERT_EVENTS_RETURNING_IDS, rows).scalars().all()
+            # Plain executemany is several times faster than INSERT ... RETURNING; the ids of this
+            # batch's materializations are read back in the same transaction instead.
+            before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.id), 0))).scalar()
+            conn.execute(_INSERT_EVENTS, rows)
+            run_ids = sorted({rows[i]["run_id"] for i in materialized})
+            found = conn.execute(
+                sa.select(events.c.id, events.c.asset_key, events.c.partition, events.c.run_id,
+                          events.c.timestamp)
+                .where(events.c.id > before, events.c.type == EventType.MATERIALIZATION.value,
+                       events.c.run_id.in_(run_ids))
+                .order_by(events.c.id)
+            )
             latest: dict[tuple[str, str], dict[str, Any]] = {}
-            for i in materialized:  # the last one per (asset, partition) in the batch wins
-                row = rows[i]
-                key = (row["asset_key"], row["partition"] or "")
-                latest[key] = {
-                    "asset_key": key[0],
-                    "partition": key[1],
-                    "event_id": ids[i],
-                    "run_id": row["run_id"],
-                    "timestamp": row["timestamp"],
-                }
+            for row in found:  # the last one per (asset, partition) in the batch wins
+                key = (row.asset_key, row.partition or "")
+                latest[key] = {"asset_key": key[0], "partition": key[1], "event_id": row.id,
+                               "run_id": row.run_id, "timestamp": row.timestamp}
             # sorted, so concurrent writers lock PostgreSQL rows in one order (no deadlock)
             conn.execute(self._upsert_latest, [latest[k] for k in sorted(latest)])
 
