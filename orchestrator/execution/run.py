@@ -50,7 +50,8 @@ class RunResult:
             return self.values[asset_key]
         definition = self.graph.get(asset_key)
         part = self.partition if definition.partitions else None
-        return self.io_managers[definition.io_manager].read(InputContext(asset_key, part))
+        context = InputContext(asset_key, part, metadata=definition.metadata)
+        return self.io_managers[definition.io_manager].read(context)
 
 
 class _Scheduler:

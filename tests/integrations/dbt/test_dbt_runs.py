@@ -126,3 +126,13 @@ def test_dbt_selection_methods_work_on_the_whole_graph(lakehouse, selection, exp
     from orchestrator import resolve
 
     assert {str(k) for k in resolve(selection, lakehouse.defs().graph)} == expected
+
+
+def test_a_new_model_file_is_parsed_automatically(lakehouse):
+    from integrations.dbt import DbtProject
+
+    (lakehouse.root / "models" / "scenarios" / "added_later.sql").write_text(
+        "select customer_id from {{ ref('dim_customers') }}\n"
+    )
+    keys = {str(a.key) for a in DbtProject(lakehouse.root).nodes().assets}
+    assert "scenarios/added_later" in keys

@@ -1,0 +1,56 @@
+"""DbtProject: use the manifest while it is fresh, re-parse when files change, cache what is built."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+
+from integrations.dbt import DbtProject, ManifestError
+from tests.conftest import FIXTURES
+
+
+@pytest.fixture
+def project_dir(tmp_path):
+    root = tmp_path / "proj"
+    (root / "models").mkdir(parents=True)
+    (root / "dbt_project.yml").write_text("name: proj\nversion: '1'\nprofile: proj\n")
+    (root / "models" / "a.sql").write_text("select 1 as x\n")
+    (root / "target").mkdir()
+    shutil.copy(FIXTURES / "dbt" / "lakehouse_manifest.json", root / "target" / "manifest.json")
+    future = time.time() + 5
+    os.utime(root / "target" / "manifest.json", (future, future))
+    return root
+
+
+def test_a_fresh_manifest_is_used_without_parsing(project_dir):
+    project = DbtProject(project_dir, reparse="never")
+    assert not project.is_stale()
+    assert len(project.nodes().assets) > 10
+
+
+def test_the_built_nodes_are_cached_by_the_manifests_checksum(project_dir):
+    project = DbtProject(project_dir, reparse="never")
+    first = project.nodes()
+    caches = list((project_dir / "target").glob("orch_nodes.*.pickle"))
+    assert len(caches) == 1
+    second = DbtProject(project_dir, reparse="never").nodes()
+    assert [a.key for a in first.assets] == [a.key for a in second.assets]
+    caches[0].write_bytes(b"not a pickle")  # a corrupt cache is rebuilt, never trusted
+    assert len(DbtProject(project_dir, reparse="never").nodes().assets) == len(first.assets)
+
+
+def test_a_changed_file_makes_the_manifest_stale_and_never_mode_says_what_to_run(project_dir):
+    project = DbtProject(project_dir, reparse="never")
+    later = time.time() + 60
+    os.utime(project_dir / "models" / "a.sql", (later, later))
+    assert project.is_stale()
+    with pytest.raises(ManifestError, match="older than the project files. Run `orch dbt parse`"):
+        project.nodes()
+
+
+def test_a_directory_without_dbt_project_yml_is_refused(tmp_path):
+    with pytest.raises(ManifestError, match="not a dbt project"):
+        DbtProject(tmp_path)
