@@ -18,8 +18,10 @@ from orchestrator.graph import AssetGraph
 from orchestrator.keys import AssetKey
 from orchestrator.storage.events import Event, EventType, RunRecord
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Piped output is not cut to 80 columns: keys and run ids must stay whole to be copied.
+_WIDTH = None if sys.stdout.isatty() else 200
+console = Console(highlight=False, width=_WIDTH)
+err_console = Console(stderr=True, highlight=False, width=_WIDTH)
 
 _STYLE = {"succeeded": "green", "failed": "red", "skipped": "yellow", "canceled": "magenta",
           "started": "cyan"}
@@ -54,7 +56,8 @@ def asset_row(graph: AssetGraph, key: AssetKey) -> dict[str, Any]:
 
 def assets_table(rows: list[dict[str, Any]]) -> None:
     table = Table(show_lines=False)
-    for column in ("key", "kind", "group", "deps", "tags"):
+    table.add_column("key", no_wrap=True)
+    for column in ("kind", "group", "deps", "tags"):
         table.add_column(column)
     for row in rows:
         table.add_row(row["key"], row["kind"], row["group"], ", ".join(row["deps"]),
@@ -78,7 +81,8 @@ def run_row(run: RunRecord) -> dict[str, Any]:
 
 def runs_table(rows: list[dict[str, Any]]) -> None:
     table = Table()
-    for column in ("run_id", "status", "selection", "assets", "started_at", "seconds"):
+    table.add_column("run_id", no_wrap=True, min_width=32)
+    for column in ("status", "selection", "assets", "started_at", "seconds"):
         table.add_column(column)
     for row in rows:
         style = _STYLE.get(row["status"], "")
