@@ -15,6 +15,8 @@ from orchestrator.partitions import PartitionsDefinition
 
 RESERVED_PARAMETERS = frozenset({"context"})
 
+SCHEMA_CHANGE_POLICIES = ("warn", "block", "ignore")
+
 # Asset kinds: how an asset is computed. The executor dispatches steps on them.
 PYTHON = "python"
 EXTERNAL = "external"
@@ -88,6 +90,8 @@ class AssetDefinition:
     executable: bool = True
     runner: Any = None
     """Runs this asset when it is not a plain Python function (a dbt project's runner)."""
+    schema_change: str = "warn"
+    """When a table's schema differs from its last materialization: warn, block or ignore."""
 
     @property
     def dep_keys(self) -> tuple[AssetKey, ...]:
@@ -183,11 +187,15 @@ def asset(
     io_manager: str = "io_manager",
     partitions: PartitionsDefinition | None = None,
     retry: RetryPolicy | int | None = None,
+    schema_change: str = "warn",
 ) -> Any:
     """Declare a Python function as an asset; its parameter names are its upstream assets.
 
     `context` is reserved for the run context; a parameter with a default is an optional dependency;
     `ins` maps a parameter to a key elsewhere; `deps` adds order-only dependencies.
+    `schema_change` says what happens when a table's schema differs from its last
+    materialization: "warn" (a log event, the default), "block" (the step fails, nothing is
+    written) or "ignore".
 
     >>> @asset(group="demo")
     ... def orders(): return [1, 2]
@@ -196,6 +204,9 @@ def asset(
     >>> order_count.deps[0].key
     AssetKey('orders')
     """
+
+    if schema_change not in SCHEMA_CHANGE_POLICIES:
+        raise DefinitionError(f"schema_change must be one of {SCHEMA_CHANGE_POLICIES}, not '{schema_change}'.")
 
     def build(func: Callable[..., Any]) -> AssetDefinition:
         prefix = (key_prefix,) if isinstance(key_prefix, str) else tuple(key_prefix or ())
@@ -221,6 +232,7 @@ def asset(
             fqn=(*_module_parts(func), name or func.__name__),
             origin=_origin(func),
             uses_context=uses_context,
+            schema_change=schema_change,
         )
 
     return build(fn) if fn is not None else build

@@ -13,7 +13,9 @@ from orchestrator.assets import AssetCheckDefinition, AssetDefinition, AssetResu
 from orchestrator.errors import ExecutionError, IOManagerError
 from orchestrator.execution.context import AssetContext, Emit
 from orchestrator.graph import AssetGraph
+from orchestrator.execution.schema_change import describe_change
 from orchestrator.io.base import InputContext, IOManager, OutputContext
+from orchestrator.io.parquet import as_arrow, schema_metadata
 from orchestrator.keys import AssetKey
 from orchestrator.partitions import PartitionRange
 from orchestrator.storage.events import Event, EventType
@@ -43,6 +45,8 @@ class StepEnv:
     partition_range: PartitionRange | None
     emit: Emit
     keep_values: bool = False
+    previous_schemas: Mapping[tuple[AssetKey, str | None], Any] = field(default_factory=dict)
+    """The schema each asset's last materialization recorded, read once when the run starts."""
 
     def io_for(self, definition: AssetDefinition) -> IOManager:
         try:
@@ -107,6 +111,7 @@ def run_python_asset(definition: AssetDefinition, env: StepEnv) -> StepOutcome:
             value = value.value
         metadata.update(context._metadata if context else {})
         if value is not None:
+            _check_schema_change(definition, value, env)
             stored = env.io_for(definition).write(
                 OutputContext(key, env.partition_of(key), env.run_id, definition.metadata), value
             )
@@ -129,6 +134,25 @@ def run_python_asset(definition: AssetDefinition, env: StepEnv) -> StepOutcome:
                 outcome.blocked[key] = f"blocking check '{check.name}' on '{key}' failed"
     env.event(EventType.STEP_SUCCEEDED, key)
     return outcome
+
+
+def _check_schema_change(definition: AssetDefinition, value: Any, env: StepEnv) -> None:
+    if definition.schema_change == "ignore":
+        return
+    previous = env.previous_schemas.get((definition.key, env.partition_of(definition.key)))
+    table = as_arrow(value)
+    if previous is None or table is None:
+        return
+    change = describe_change(previous, schema_metadata(table.schema))
+    if change is None:
+        return
+    if definition.schema_change == "block":
+        raise ExecutionError(
+            f"The schema of '{definition.key}' changed since its last materialization ({change}) and "
+            "the asset blocks schema changes (schema_change='block'); nothing was written."
+        )
+    env.event(EventType.LOG, definition.key, f"schema changed: {change}", level="warning",
+              schema_change=change)
 
 
 def _call_with_retries(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import threading
 import time
@@ -116,9 +117,7 @@ _FORKED_ENV: StepEnv | None = None
 def _run_in_forked_process(key: AssetKey) -> tuple[StepOutcome, list[Event]]:
     assert _FORKED_ENV is not None
     events: list[Event] = []
-    env = StepEnv(_FORKED_ENV.run_id, _FORKED_ENV.graph, _FORKED_ENV.io_managers,
-                  _FORKED_ENV.resources, _FORKED_ENV.partition, _FORKED_ENV.partition_range,
-                  events.append)
+    env = dataclasses.replace(_FORKED_ENV, emit=events.append)
     return run_python_asset(env.graph.assets[key], env), events
 
 
@@ -150,7 +149,7 @@ def execute_plan(
     if listener is not None:
         buffer = _Tee(buffer, listener)
     env = StepEnv(run_id, run_plan.source, io_managers, resources or {}, partition, partition_range,
-                  buffer.add, keep_values)
+                  buffer.add, keep_values, _previous_schemas(store, run_plan))
     store.create_run(RunRecord(run_id, RunStatus.STARTED, selection, run_plan.asset_keys, partition,
                                time.time(), tags=dict(tags or {})))
     buffer.add(Event(run_id, EventType.RUN_STARTED, time.time(),
@@ -166,6 +165,14 @@ def execute_plan(
     store.finish_run(run_id, status, time.time())
     return RunResult(run_id, status, dict(scheduler.status), dict(scheduler.causes),
                      io_managers, run_plan.source, partition, values)
+
+
+def _previous_schemas(store: EventStore, run_plan: Plan) -> dict[tuple[AssetKey, str | None], Any]:
+    """One query per run: the schema each planned asset's latest materialization recorded."""
+    python_keys = [k for s in run_plan.steps if s.runner is None for k in s.assets]
+    latest = store.latest_materializations(python_keys) if python_keys else {}
+    return {key: event.data.get("metadata", {}).get("schema") for key, event in latest.items()
+            if event.data.get("metadata", {}).get("schema")}
 
 
 def _drive(scheduler: _Scheduler, env: StepEnv, buffer: EventWriter, cancel: threading.Event,

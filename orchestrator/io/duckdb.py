@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from orchestrator.errors import IOManagerError
 from orchestrator.io.base import InputContext, IOManager, OutputContext, not_materialized
-from orchestrator.io.parquet import _convert, as_arrow, schema_metadata
+from orchestrator.io.parquet import as_arrow, convert_table, schema_metadata
 from orchestrator.keys import AssetKey
 
 DEFAULT_SCHEMA = "main"
@@ -286,7 +286,7 @@ class DuckDBIOManager(IOManager):
                 raise not_materialized(key, partition, self.location(target)) from None
             except duckdb.BinderException as exc:
                 raise _binder_error(key, target, exc, context.columns) from exc
-        return _convert(table, context.expected_type)
+        return convert_table(table, context.expected_type)
 
     def _filter(self, con: duckdb.DuckDBPyConnection, key: AssetKey, partition: str | None,
                 metadata: Mapping[str, Any], target: _Target) -> tuple[str, list[Any]]:

@@ -1,24 +1,25 @@
-"""ParquetIOManager: Arrow tables and pandas frames as Parquet files, other values pickled.
+"""ParquetIOManager: Arrow tables, pandas/polars frames and record-batch streams as Parquet.
 
-Files are written to a temporary name beside the target and renamed into place, so a crash never
-leaves a half-written file visible.
+One folder per asset (`<base>/<key path>/`), partitions as hive-style `partition=<key>` folders.
+Files appear atomically (see io/files.py). Record-batch iterators are written batch by batch, in
+bounded memory. The data version is a hash of the file's bytes, computed while writing. The
+default IO manager pickles values that are not tables; `pickle_fallback=False` refuses them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
-import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestrator.errors import IOManagerError
 from orchestrator.io.base import InputContext, IOManager, OutputContext, not_materialized
+from orchestrator.io.files import files_at
 from orchestrator.keys import AssetKey
 
 PARQUET_FILE = "data.parquet"
@@ -39,113 +40,33 @@ def as_arrow(value: Any) -> pa.Table | None:
     return None
 
 
-def atomic_write(target: Path, write: Any) -> None:
-    """Call `write(tmp_path)`, then rename the file onto `target` in one step.
+def as_batches(key: AssetKey, value: Any) -> tuple[pa.Schema, Iterator[pa.RecordBatch]] | None:
+    """(schema, batches) for a RecordBatchReader or an iterator of RecordBatches, else None."""
+    if isinstance(value, pa.RecordBatchReader):
+        return value.schema, iter(value)
+    if not isinstance(value, Iterator):
+        return None
+    first = next(value, None)
+    if first is None:
+        raise IOManagerError(f"Asset '{key}' yielded no record batches: there is nothing to store.")
+    if not isinstance(first, pa.RecordBatch):
+        raise IOManagerError(f"Asset '{key}' yielded a {type(first).__name__}; expected pyarrow.RecordBatch.")
 
-    The temporary name is unique per process and thread, beside the target (same filesystem)."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        write(str(tmp))
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    def chain() -> Iterator[pa.RecordBatch]:
+        yield first
+        for batch in value:
+            if batch.schema != first.schema:
+                raise IOManagerError(f"Asset '{key}' yielded batches with different schemas.")
+            yield batch
 
-
-def _write_bytes(path: str, payload: bytes) -> None:
-    with open(path, "wb") as handle:
-        handle.write(payload)
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return first.schema, chain()
 
 
 def schema_metadata(schema: pa.Schema) -> list[list[str]]:
     return [[f.name, str(f.type)] for f in schema]
 
 
-class ParquetIOManager(IOManager):
-    """One directory per asset under `base_dir`; partitions as hive-style `partition=KEY` folders."""
-
-    def __init__(self, base_dir: str | Path, pickle_fallback: bool = True) -> None:
-        self.base_dir = Path(base_dir)
-        self.pickle_fallback = pickle_fallback
-        self._made: set[Path] = set()
-
-    def _dir(self, key: AssetKey, partition: str | None) -> Path:
-        folder = self.base_dir.joinpath(*key.path)
-        return folder / f"partition={partition}" if partition is not None else folder
-
-    def _ensure(self, folder: Path) -> Path:
-        if folder not in self._made:
-            folder.mkdir(parents=True, exist_ok=True)
-            self._made.add(folder)
-        return folder
-
-    def _replace(self, target: Path, write: Any) -> None:
-        try:
-            atomic_write(target, write)
-        except FileNotFoundError:  # the folder was removed since this process made it
-            self._made.discard(target.parent)
-            atomic_write(self._ensure(target.parent) / target.name, write)
-
-    def write(self, context: OutputContext, value: Any) -> Mapping[str, Any]:
-        folder = self._ensure(self._dir(context.asset_key, context.partition))
-        table = as_arrow(value)
-        if table is not None:
-            target = folder / PARQUET_FILE
-            self._replace(target, lambda tmp: pq.write_table(table, tmp))
-            (folder / PICKLE_FILE).unlink(missing_ok=True)
-            return {
-                "rows": table.num_rows,
-                "bytes": target.stat().st_size,
-                "schema": schema_metadata(table.schema),
-                "location": str(target),
-                "data_version": _file_digest(target),
-            }
-        if not self.pickle_fallback:
-            raise IOManagerError(
-                f"Asset '{context.asset_key}' returned a {type(value).__name__}; "
-                "this IO manager stores tables only (pyarrow.Table, pandas or polars DataFrame)."
-            )
-        target = folder / PICKLE_FILE
-        try:
-            payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:
-            raise IOManagerError(
-                f"Asset '{context.asset_key}' returned a {type(value).__name__} that cannot be "
-                f"stored: it is neither a table nor picklable ({exc})."
-            ) from exc
-        self._replace(target, lambda tmp: _write_bytes(tmp, payload))
-        (folder / PARQUET_FILE).unlink(missing_ok=True)
-        return {
-            "bytes": len(payload),
-            "location": str(target),
-            "data_version": hashlib.blake2b(payload, digest_size=16).hexdigest(),
-        }
-
-    def read(self, context: InputContext) -> Any:
-        folder = self._dir(context.asset_key, context.partition)
-        parquet = folder / PARQUET_FILE
-        if parquet.exists():
-            table = pq.read_table(parquet, columns=list(context.columns) if context.columns else None)
-            return _convert(table, context.expected_type)
-        pickled = folder / PICKLE_FILE
-        if pickled.exists():
-            return pickle.loads(pickled.read_bytes())
-        raise not_materialized(context.asset_key, context.partition, str(folder))
-
-    def has(self, asset_key: AssetKey, partition: str | None = None) -> bool:
-        folder = self._dir(asset_key, partition)
-        return (folder / PARQUET_FILE).exists() or (folder / PICKLE_FILE).exists()
-
-
-def _convert(table: pa.Table, expected_type: Any) -> Any:
+def convert_table(table: pa.Table, expected_type: Any) -> Any:
     """Return the table as the type the consuming parameter is annotated with."""
     if isinstance(expected_type, str):  # an unresolved annotation such as "pd.DataFrame"
         module, _, name = expected_type.rpartition(".")
@@ -160,3 +81,125 @@ def _convert(table: pa.Table, expected_type: Any) -> Any:
 
         return polars.from_arrow(table)
     return table
+
+
+class _HashingFile:
+    """A writable file that hashes what goes through it, so the data version costs no re-read."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+        self.digest = hashlib.blake2b(digest_size=16)
+        self.size = 0
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self.digest.update(view)
+        self.handle.write(view)
+        self.size += view.nbytes
+        return view.nbytes
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class ParquetIOManager(IOManager):
+    """Parquet files under a local folder or an fsspec URL (`s3://bucket/lake`, `memory://x`)."""
+
+    def __init__(self, base_dir: str | Path, pickle_fallback: bool = True, **storage_options: Any) -> None:
+        self.files = files_at(base_dir, **storage_options)
+        self.pickle_fallback = pickle_fallback
+
+    def _folder(self, key: AssetKey, partition: str | None) -> str:
+        parts = [*key.path, f"partition={partition}"] if partition is not None else list(key.path)
+        return self.files.path(*parts)
+
+    def write(self, context: OutputContext, value: Any) -> Mapping[str, Any]:
+        folder = self._folder(context.asset_key, context.partition)
+        table = as_arrow(value)
+        if table is not None:
+            return self._write_parquet(folder, table.schema, lambda writer: _write_table(writer, table))
+        stream = as_batches(context.asset_key, value)
+        if stream is not None:
+            schema, batches = stream
+            return self._write_parquet(folder, schema, lambda writer: _write_all(writer, batches))
+        if not self.pickle_fallback:
+            raise IOManagerError(
+                f"Asset '{context.asset_key}' returned a {type(value).__name__}; this IO manager "
+                "stores tables only (pyarrow Table or RecordBatches, pandas or polars DataFrame)."
+            )
+        return self._write_pickle(context.asset_key, folder, value)
+
+    def _write_parquet(self, folder: str, schema: pa.Schema, fill: Any) -> dict[str, Any]:
+        target = f"{folder}/{PARQUET_FILE}"
+        stats: dict[str, Any] = {}
+
+        def write(handle: IO[bytes]) -> None:
+            sink = _HashingFile(handle)
+            with pq.ParquetWriter(sink, schema) as writer:
+                stats["rows"] = fill(writer)
+            stats.update(bytes=sink.size, data_version=sink.digest.hexdigest())
+
+        self.files.write_atomic(target, write)
+        self.files.remove(f"{folder}/{PICKLE_FILE}")
+        return {"rows": stats["rows"], "bytes": stats["bytes"], "schema": schema_metadata(schema),
+                "location": target, "data_version": stats["data_version"]}
+
+    def _write_pickle(self, key: AssetKey, folder: str, value: Any) -> dict[str, Any]:
+        try:
+            payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            raise IOManagerError(
+                f"Asset '{key}' returned a {type(value).__name__} that cannot be stored: it is "
+                f"neither a table nor picklable ({exc})."
+            ) from exc
+        target = f"{folder}/{PICKLE_FILE}"
+        self.files.write_atomic(target, lambda handle: handle.write(payload))
+        self.files.remove(f"{folder}/{PARQUET_FILE}")
+        return {"bytes": len(payload), "location": target,
+                "data_version": hashlib.blake2b(payload, digest_size=16).hexdigest()}
+
+    def read(self, context: InputContext) -> Any:
+        folder = self._folder(context.asset_key, context.partition)
+        parquet = f"{folder}/{PARQUET_FILE}"
+        if self.files.exists(parquet):
+            columns = list(context.columns) if context.columns else None
+            table = pq.read_table(parquet, columns=columns, filesystem=self.files.filesystem)
+            return convert_table(table, context.expected_type)
+        pickled = f"{folder}/{PICKLE_FILE}"
+        if self.files.exists(pickled):
+            return pickle.loads(self.files.read_bytes(pickled))
+        raise not_materialized(context.asset_key, context.partition, folder)
+
+    def has(self, asset_key: AssetKey, partition: str | None = None) -> bool:
+        folder = self._folder(asset_key, partition)
+        return self.files.exists(f"{folder}/{PARQUET_FILE}") or self.files.exists(f"{folder}/{PICKLE_FILE}")
+
+    def partitions(self, asset_key: AssetKey) -> list[str]:
+        """The partition keys stored for an asset."""
+        return [name.split("=", 1)[1] for name in self.files.listdir(self.files.path(*asset_key.path))
+                if name.startswith("partition=")]
+
+
+def _write_table(writer: pq.ParquetWriter, table: pa.Table) -> int:
+    writer.write_table(table)
+    return table.num_rows
+
+
+def _write_all(writer: pq.ParquetWriter, batches: Iterable[pa.RecordBatch]) -> int:
+    rows = 0
+    for batch in batches:
+        writer.write_batch(batch)
+        rows += batch.num_rows
+    return rows
+
+_convert = convert_table  # the earlier name, while integrations move to convert_table

@@ -248,3 +248,26 @@ def test_an_unselected_upstream_is_read_from_its_io_manager(tmp_path):
     assert "'numbers' has not been materialized yet" in first.causes[K("total")]
     materialize([numbers, total], "numbers", home=tmp_path)
     assert materialize([numbers, total], "total", home=tmp_path).value("total") == 6
+
+
+def _table_asset(columns, policy):
+    @asset(name="shaped", schema_change=policy)
+    def shaped():
+        return pa.table(columns)
+
+    return shaped
+
+
+@pytest.mark.parametrize("policy", ["warn", "block"])
+def test_a_schema_change_warns_or_blocks_before_anything_is_written(tmp_path, policy):
+    store = MemoryEventStore()
+    materialize([_table_asset({"a": [1]}, policy)], home=tmp_path, store=store)
+    result = materialize([_table_asset({"a": ["x"], "b": [True]}, policy)], home=tmp_path, store=store)
+    if policy == "warn":
+        assert result.success
+        logs = store.events(result.run_id, types=[EventType.LOG])
+        assert logs[0].data["schema_change"] == "column a: int64 -> string; added b (bool)"
+    else:
+        assert result.assets[K("shaped")] == "failed"
+        assert "column a: int64 -> string" in result.causes[K("shaped")]
+        assert result.value("shaped")["a"].to_pylist() == [1]  # the old table is still there
