@@ -23,6 +23,7 @@ from orchestrator.io.duckdb import DuckDBIOManager
 from orchestrator.io.parquet import ParquetIOManager
 from orchestrator.keys import AssetKey
 from orchestrator.partitions import (
+    BackfillPolicy,
     DailyPartitions,
     HourlyPartitions,
     MonthlyPartitions,
@@ -46,6 +47,7 @@ __all__ = [
     "AssetKey",
     "AssetResult",
     "AssetSpec",
+    "BackfillPolicy",
     "BatchContext",
     "CheckResult",
     "DailyPartitions",

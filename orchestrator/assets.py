@@ -11,7 +11,7 @@ from typing import Any
 
 from orchestrator.errors import DefinitionError
 from orchestrator.keys import AssetKey
-from orchestrator.partitions import PartitionsDefinition
+from orchestrator.partitions import BackfillPolicy, PartitionRange, PartitionsDefinition
 
 RESERVED_PARAMETERS = frozenset({"context"})
 
@@ -92,6 +92,19 @@ class AssetDefinition:
     """Runs this asset when it is not a plain Python function (a dbt project's runner)."""
     schema_change: str = "warn"
     """When a table's schema differs from its last materialization: warn, block or ignore."""
+    backfill_policy: BackfillPolicy | None = None
+    """How backfills split a range for this asset; None: the default for its kind."""
+    range_parameter: str | None = None
+    """The parameter (annotated PartitionRange) that receives the range a run covers."""
+
+    def effective_backfill_policy(self) -> BackfillPolicy:
+        """Explicit policy, else one run for the whole range for batch runners (dbt) and functions
+        that take a PartitionRange, else one run per partition."""
+        if self.backfill_policy is not None:
+            return self.backfill_policy
+        if self.runner is not None or self.range_parameter is not None:
+            return BackfillPolicy.single_run()
+        return BackfillPolicy.per_partition()
 
     @property
     def dep_keys(self) -> tuple[AssetKey, ...]:
@@ -150,14 +163,24 @@ def _tags(tags: Iterable[str] | Mapping[str, str] | None) -> frozenset[str]:
     return frozenset(tags)
 
 
+def _is_partition_range(annotation: Any) -> bool:
+    if isinstance(annotation, str):
+        return annotation.rsplit(".", 1)[-1] == "PartitionRange"
+    return annotation is PartitionRange
+
+
 def _parameter_deps(
     fn: Callable[..., Any], prefix: tuple[str, ...], inputs: Mapping[str, str | AssetKey]
-) -> tuple[tuple[AssetDep, ...], bool]:
+) -> tuple[tuple[AssetDep, ...], bool, str | None]:
     deps: list[AssetDep] = []
     uses_context = False
+    range_parameter = None
     for param in inspect.signature(fn).parameters.values():
         if param.name in RESERVED_PARAMETERS:
             uses_context = True
+            continue
+        if _is_partition_range(param.annotation):  # injected: the range this run covers
+            range_parameter = param.name
             continue
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise DefinitionError(f"{_origin(fn)}: *args/**kwargs cannot name upstream assets.")
@@ -167,7 +190,7 @@ def _parameter_deps(
             # A bare parameter name refers to a sibling under the same prefix.
             key = AssetKey((*prefix, param.name))
         deps.append(AssetDep(key, param.name, optional=param.default is not param.empty))
-    return tuple(deps), uses_context
+    return tuple(deps), uses_context, range_parameter
 
 
 def asset(
@@ -188,11 +211,14 @@ def asset(
     partitions: PartitionsDefinition | None = None,
     retry: RetryPolicy | int | None = None,
     schema_change: str = "warn",
+    backfill_policy: BackfillPolicy | None = None,
 ) -> Any:
     """Declare a Python function as an asset; its parameter names are its upstream assets.
 
     `context` is reserved for the run context; a parameter with a default is an optional dependency;
-    `ins` maps a parameter to a key elsewhere; `deps` adds order-only dependencies.
+    `ins` maps a parameter to a key elsewhere; `deps` adds order-only dependencies. A parameter
+    annotated `PartitionRange` receives the range of partitions the run covers, and makes a
+    backfill run the whole range at once (`backfill_policy` overrides).
     `schema_change` says what happens when a table's schema differs from its last
     materialization: "warn" (a log event, the default), "block" (the step fails, nothing is
     written) or "ignore".
@@ -210,7 +236,7 @@ def asset(
 
     def build(func: Callable[..., Any]) -> AssetDefinition:
         prefix = (key_prefix,) if isinstance(key_prefix, str) else tuple(key_prefix or ())
-        param_deps, uses_context = _parameter_deps(func, prefix, ins or {})
+        param_deps, uses_context, range_parameter = _parameter_deps(func, prefix, ins or {})
         order_deps = tuple(AssetDep(k) for k in _as_key_tuple(deps))
         retry_policy = RetryPolicy(retry) if isinstance(retry, int) else (retry or RetryPolicy())
         return AssetDefinition(
@@ -233,6 +259,8 @@ def asset(
             origin=_origin(func),
             uses_context=uses_context,
             schema_change=schema_change,
+            backfill_policy=backfill_policy,
+            range_parameter=range_parameter,
         )
 
     return build(fn) if fn is not None else build

@@ -22,6 +22,35 @@ class PartitionRange:
         return self.start if self.start == self.end else f"{self.start}...{self.end}"
 
 
+@dataclass(frozen=True, slots=True)
+class BackfillPolicy:
+    """How a backfill splits a range for an asset: one run for the whole range, runs of `size`
+    partitions, or one run per partition (`size=1`)."""
+
+    size: int | None = None
+
+    @classmethod
+    def single_run(cls) -> BackfillPolicy:
+        return cls(None)
+
+    @classmethod
+    def chunks(cls, size: int) -> BackfillPolicy:
+        if size < 1:
+            raise PartitionError(f"A backfill chunk holds at least one partition, not {size}.")
+        return cls(size)
+
+    @classmethod
+    def per_partition(cls) -> BackfillPolicy:
+        return cls(1)
+
+    def split(self, keys: Sequence[str]) -> list[list[str]]:
+        size = self.size or max(len(keys), 1)
+        return [list(keys[i : i + size]) for i in range(0, len(keys), size)]
+
+    def describe(self) -> str:
+        return "single run" if self.size is None else "per partition" if self.size == 1 else f"chunks of {self.size}"
+
+
 class PartitionsDefinition(ABC):
     """The set of partition keys of an asset, in order."""
 
@@ -46,6 +75,10 @@ class PartitionsDefinition(ABC):
         if i > j:
             raise PartitionError(f"Partition range {start}...{end} runs backwards.")
         return keys[i : j + 1]
+
+    def keys_between(self, start: str, end: str) -> list[str]:
+        """The keys from `start` to `end`, both included (a backfill's range)."""
+        return self.keys_in_range(start, end)
 
     @abstractmethod
     def describe(self) -> str: ...
@@ -133,6 +166,19 @@ class TimeWindowPartitions(PartitionsDefinition):
             result.append(moment.strftime(self.key_format))
             moment = self.next_start(moment)
         return result
+
+    def keys_between(self, start: str, end: str) -> list[str]:
+        """Keys of the windows that start within [start's window, end]: a daily range selects the
+        months it touches on a monthly asset."""
+        first, last = self.parse(start), self.parse(end)
+        if first > last:
+            raise PartitionError(f"Partition range {start}...{end} runs backwards.")
+        keys = self.keys(now=max(last, first) + (self.next_start(last) - last))
+        return [k for k in keys if self.next_start(self.parse(k)) > first and self.parse(k) <= last]
+
+    def end_exclusive(self, key: str) -> dt.datetime:
+        """Where the window named `key` ends: the start of the next window."""
+        return self.next_start(self.parse(key))
 
     def validate(self, key: str, asset: str = "") -> str:
         moment = self.parse(key)

@@ -19,6 +19,9 @@ from integrations.dbt.translator import DbtTranslator
 from orchestrator.assets import AssetCheckDefinition, AssetDefinition, AssetDep
 from orchestrator.errors import DefinitionError
 from orchestrator.keys import AssetKey
+from orchestrator.partitions import TimeWindowPartitions
+
+GRAINS = {"hour": "hourly", "day": "daily", "week": "weekly", "month": "monthly"}
 
 DBT_KIND = "dbt"
 SUPPORTED_SCHEMAS = ("v12",)
@@ -87,6 +90,31 @@ def _selector(node: Mapping[str, Any]) -> str:
     return "fqn:" + ".".join(node["fqn"])
 
 
+def partition_spec(node: Mapping[str, Any]) -> dict[str, str] | None:
+    """How a dbt model is partitioned: `meta.partition` {column, grain, start} (the model filters on
+    the vars `start`/`end`), or dbt's microbatch config (event_time, batch_size, begin)."""
+    config = node.get("config") or {}
+    meta = (config.get("meta") or node.get("meta") or {}).get("partition")
+    microbatch = config.get("incremental_strategy") == "microbatch"
+    spec = {
+        "column": (meta or {}).get("column") or config.get("event_time"),
+        "grain": (meta or {}).get("grain") or config.get("batch_size"),
+        "start": (meta or {}).get("start") or config.get("begin"),
+        "via": "event_time" if microbatch else "vars",
+    }
+    if not (meta or microbatch):
+        return None
+    missing = [k for k in ("column", "grain", "start") if not spec[k]]
+    if missing or spec["grain"] not in GRAINS:
+        raise ManifestError(
+            f"dbt model {node['unique_id']} declares partitions but lacks {missing or ['a known grain']}: "
+            "set meta.partition = {column, grain (hour|day|week|month), start} or microbatch's "
+            "event_time, batch_size and begin."
+        )
+    spec["start"] = str(spec["start"])[:10]
+    return spec
+
+
 def _owners(node: Mapping[str, Any], groups: Mapping[str, Any]) -> tuple[str, ...]:
     owner = node.get("owner")
     if owner is None and node.get("group"):
@@ -127,6 +155,11 @@ def load_nodes(
             for parent in (node.get("depends_on") or {}).get("nodes", ())
             if parent in key_of
         )
+        spec = partition_spec(node) if node["resource_type"] == "model" else None
+        metadata = t.metadata(node)
+        if spec:
+            metadata.update(partition_column=spec["column"], partition_grain=spec["grain"],
+                            partition_via=spec["via"])
         assets.append(
             AssetDefinition(
                 key=key,
@@ -137,7 +170,8 @@ def load_nodes(
                 kinds=frozenset({"dbt", meta.get("adapter_type") or "sql"}),
                 owners=_owners(node, groups),
                 description=t.description(node),
-                metadata=t.metadata(node),
+                metadata=metadata,
+                partitions=TimeWindowPartitions(start=spec["start"], grain=GRAINS[spec["grain"]]) if spec else None,
                 code_version=(node.get("checksum") or {}).get("checksum") or None,
                 io_manager="warehouse",
                 path=node.get("original_file_path"),

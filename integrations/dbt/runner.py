@@ -96,6 +96,7 @@ class DbtRunner:
         self.dbt_executable = dbt_executable or "dbt"
         self.extra_args = tuple(extra_args)
         self._nodes: DbtNodes | None = None
+        self._by_key: dict | None = None
 
     def __repr__(self) -> str:
         return f"DbtRunner({self.project!r}, backend={self.backend!r})"
@@ -118,10 +119,34 @@ class DbtRunner:
     def build_args(self, context: BatchContext) -> list[str]:
         args = ["build", *_common_args(self.project), "--select", *self.selectors(context),
                 "--indirect-selection", "buildable", "--no-write-json", *self.extra_args]
-        dbt_vars = getattr(context, "dbt_vars", None)
-        if dbt_vars:
-            args += ["--vars", json.dumps(dbt_vars)]
+        return args + self.range_args(context)
+
+    def range_args(self, context: BatchContext) -> list[str]:
+        """A partition range as ONE invocation: `--event-time-start/--event-time-end` for microbatch
+        models, the vars `start`/`end` (end exclusive) for models that filter on them."""
+        if context.partition_key is None:
+            return []
+        partitioned = [a for a in (self.asset(k) for k in context.assets) if a.partitions is not None]
+        if not partitioned:
+            return []
+        first, _, last = context.partition_key.partition("...")
+        last = last or first
+        args: list[str] = []
+        vias = {a.metadata.get("partition_via") for a in partitioned}
+        windows = partitioned[0].partitions
+        start = windows.parse(first)
+        end = windows.end_exclusive(last)
+        if "event_time" in vias:
+            args += ["--event-time-start", start.strftime("%Y-%m-%d %H:%M:%S"),
+                     "--event-time-end", end.strftime("%Y-%m-%d %H:%M:%S")]
+        if "vars" in vias:
+            args += ["--vars", json.dumps({"start": start.strftime("%Y-%m-%d"), "end": end.strftime("%Y-%m-%d")})]
         return args
+
+    def asset(self, key: Any) -> Any:
+        if self._by_key is None:
+            self._by_key = {a.key: a for a in self.nodes.assets}
+        return self._by_key[key]
 
     def run(self, context: BatchContext) -> None:
         handler = NodeResultHandler(context, self.nodes)

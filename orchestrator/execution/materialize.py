@@ -28,8 +28,10 @@ def validate_partition(graph: AssetGraph, keys: Iterable[AssetKey], partition: s
     """Check `partition` against every selected partitioned asset; returns its canonical form."""
     partitioned = [graph.assets[k] for k in keys if graph.assets[k].partitions is not None]
     if partition is None:
-        if partitioned:
-            names = ", ".join(str(d.key) for d in partitioned[:5])
+        # Batch runners (dbt) also run a partitioned model without a partition: its own
+        # incremental logic decides what to process. A Python asset needs its partition.
+        if any(d.runner is None for d in partitioned):
+            names = ", ".join(str(d.key) for d in partitioned if d.runner is None)
             raise PartitionError(
                 f"Partitioned assets selected ({names}); pass a partition (--partition KEY)."
             )

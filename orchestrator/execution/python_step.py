@@ -62,6 +62,12 @@ class StepEnv:
         definition = self.graph.assets.get(key)
         return self.partition if definition is not None and definition.partitions else None
 
+    def range_of(self, key: AssetKey) -> PartitionRange | None:
+        """The range a partitioned asset covers in this run (one partition is a range of one)."""
+        if self.partition_of(key) is None:
+            return None
+        return self.partition_range or PartitionRange(self.partition, self.partition)
+
     def event(self, type_: EventType, key: AssetKey, message: str | None = None, **data: Any) -> None:
         self.emit(Event(self.run_id, type_, time.time(), step_key=str(key), asset_key=key,
                         partition=self.partition_of(key), message=message, data=data))
@@ -161,7 +167,9 @@ def _call_with_retries(
     attempts = definition.retry.attempts
     for attempt in range(1, attempts + 1):
         context = _context(definition, env, attempt) if definition.uses_context else None
-        call_kwargs = {**kwargs, "context": context} if context else kwargs
+        call_kwargs = {**kwargs, "context": context} if context else dict(kwargs)
+        if definition.range_parameter:
+            call_kwargs[definition.range_parameter] = env.range_of(definition.key)
         try:
             return definition.fn(**call_kwargs), context
         except Exception as exc:

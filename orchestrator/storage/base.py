@@ -8,7 +8,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Sequence
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from orchestrator.errors import StorageError, UnknownRunError, did_you_mean
 from orchestrator.keys import AssetKey
@@ -18,7 +18,12 @@ LatestKey = tuple[AssetKey, str | None]
 
 
 class EventStore(ABC):
-    """Where runs and their events are kept; every read the UI and CLI make goes through it."""
+    """Where runs and their events are kept; every read the UI and CLI make goes through it.
+
+    `backfills` (a BackfillStore) keeps backfill records in the same database.
+    """
+
+    backfills: Any
 
     @abstractmethod
     def create_run(self, run: RunRecord) -> None:
@@ -100,6 +105,9 @@ class MemoryEventStore(EventStore):
     """The in-memory twin: same behaviour as the SQL store, including JSON-normalised data."""
 
     def __init__(self) -> None:
+        from orchestrator.storage.backfills import MemoryBackfillStore
+
+        self.backfills = MemoryBackfillStore()
         self._lock = threading.Lock()
         self._runs: dict[str, RunRecord] = {}
         self._events: dict[str, list[Event]] = {}

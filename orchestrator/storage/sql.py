@@ -20,7 +20,7 @@ from orchestrator.storage.base import LatestKey, EventStore, duplicate_run, pick
 from orchestrator.storage.events import Event, EventType, RunRecord, RunStatus, dump_json, load_json
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0001"  # the newest revision in migrations/versions; a test pins it
+HEAD = "0002"  # the newest revision in migrations/versions; a test pins it
 _MIGRATION_LOCK = 7_302_114_552_871_936_001  # pg_advisory_xact_lock key for concurrent upgrades
 _WRITE = "orch_write"  # connection execution option: this transaction writes
 _IN_CHUNK = 500  # asset keys per IN (...) query
@@ -68,6 +68,37 @@ asset_latest = sa.Table(
     sa.Column("timestamp", sa.Double, nullable=False),
 )
 
+backfills = sa.Table(
+    "backfills",
+    metadata,
+    sa.Column("backfill_id", sa.String(64), primary_key=True),
+    sa.Column("selection", sa.Text),
+    sa.Column("exclude", sa.Text),
+    sa.Column("range_start", sa.Text, nullable=False),
+    sa.Column("range_end", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("options", sa.Text),  # JSON object
+    sa.Column("error", sa.Text),
+    sa.Index("ix_backfills_created_at", "created_at"),
+)
+
+backfill_chunks = sa.Table(
+    "backfill_chunks",
+    metadata,
+    sa.Column("backfill_id", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("asset_keys", sa.Text, nullable=False),  # JSON list of key strings
+    sa.Column("range_start", sa.Text),
+    sa.Column("range_end", sa.Text),
+    sa.Column("partitions", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("error", sa.Text),
+    sa.Column("updated_at", sa.Double),
+)
+
 _INSERT_EVENTS = events.insert()
 # ids come back in parameter order; only batches with materializations need them
 
@@ -96,6 +127,9 @@ class SqlEventStore(EventStore):
         except BaseException:
             self._engine.dispose()
             raise
+        from orchestrator.storage.sql_backfills import SqlBackfillStore
+
+        self.backfills = SqlBackfillStore(self)
 
     def __repr__(self) -> str:
         return f"SqlEventStore({self._shown!r})"

@@ -14,7 +14,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
         tags=['finance'],
-        meta={'partition': {'column': 'order_date', 'grain': 'day'}},
+        meta={'partition': {'column': 'order_date', 'grain': 'day', 'start': '2024-01-01'}},
     )
 }}
 
