@@ -67,6 +67,10 @@ class Workspace:
             "set ORCH_DEFS, or add `[tool.orchestrator] defs = \"...\"` to pyproject.toml."
         )
 
+    def io_managers(self) -> dict:
+        """The defaults under ORCH_HOME, overridden by the definitions' own."""
+        return {**default_io_managers(self.home), **self.defs.io_managers}
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
@@ -136,9 +140,8 @@ def materialize(ws: Workspace, selection: str | None, exclude: str | None, parti
     defs = ws.defs
     run_plan = build_plan(defs, selection, exclude)
     partition = validate_partition(defs.graph, run_plan.asset_keys, partition)
-    io_managers = {**default_io_managers(ws.home), **defs.io_managers}
     with render.RunProgress(run_plan, enabled=not as_json) as progress:
-        result = execute_plan(run_plan, store=ws.store, io_managers=io_managers,
+        result = execute_plan(run_plan, store=ws.store, io_managers=ws.io_managers(),
                               resources=defs.resources, partition=partition, selection=selection,
                               max_concurrency=max_concurrency, executor=executor,
                               listener=progress.on_event)
@@ -213,12 +216,20 @@ def lineage(ws: Workspace, selection: str | None, exclude: str | None, as_json: 
         render.lineage_tree(graph, keys)
 
 
+def _core_commands() -> None:
+    from orchestrator.cli_backfill import backfill, partitions
+
+    main.add_command(backfill)
+    main.add_command(partitions)
+
+
 def _plugin_commands() -> None:
     """Integrations add command groups (e.g. `orch dbt`) through the `orchestrator.cli` entry point."""
     for entry in entry_points(group="orchestrator.cli"):
         main.add_command(entry.load(), entry.name)
 
 
+_core_commands()
 _plugin_commands()
 
 

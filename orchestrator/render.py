@@ -212,3 +212,66 @@ class RunProgress:
             else:
                 detail = f": {event.message}" if event.message and status != "succeeded" else ""
                 console.print(f"{status:<9} {event.asset_key}{detail}", markup=False, soft_wrap=True)
+
+
+def backfills_table(rows: list[dict[str, Any]]) -> None:
+    table = Table()
+    table.add_column("backfill_id", no_wrap=True)
+    for column in ("status", "selection", "from", "to", "chunks", "done"):
+        table.add_column(column)
+    for row in rows:
+        style = _STYLE.get(row["status"], "")
+        table.add_row(row["backfill_id"], f"[{style}]{row['status']}[/]", row["selection"] or "*",
+                      row["from"], row["to"], str(row["chunks"]),
+                      str(row["chunk_counts"].get("succeeded", 0)))
+    console.print(table)
+
+
+def backfill_summary(data: dict[str, Any], chunks: list[dict[str, Any]]) -> None:
+    style = _STYLE.get(data["status"], "")
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(data["chunk_counts"].items()))
+    console.print(f"Backfill {data['backfill_id']} [{style}]{data['status']}[/]: {data['from']} to "
+                  f"{data['to']}, {data['chunks']} chunks ({counts})")
+    for chunk in chunks:
+        label = f"#{chunk['seq']} {', '.join(chunk['assets'])} {chunk['range'] or '(unpartitioned)'}"
+        detail = f": {chunk['error']}" if chunk.get("error") else ""
+        console.print(f"  {chunk['status']:<9} {label}{detail}", markup=False, soft_wrap=True)
+
+
+def partition_summary(data: dict[str, Any]) -> None:
+    counts = ", ".join(f"{n} {s}" for s, n in data["counts"].items() if n)
+    console.print(f"{data['asset']}: {data['partitions']} partitions ({counts})")
+    for run in data["ranges"]:
+        span = run["start"] if run["start"] == run["end"] else f"{run['start']} ... {run['end']}"
+        console.print(f"  {run['status']:<12} {span} ({run['count']})", markup=False)
+
+
+class ChunkProgress:
+    """A progress bar over a backfill's chunks on a terminal; a line per chunk otherwise."""
+
+    def __init__(self, chunks: list[Any], enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.total = sum(1 for c in chunks if c.status.value != "succeeded")
+        self.interactive = enabled and sys.stdout.isatty()
+        self._progress: Progress | None = None
+
+    def __enter__(self) -> ChunkProgress:
+        if self.interactive:
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                      MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+            self._progress.start()
+            self._task = self._progress.add_task("backfill", total=self.total)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def on_chunk(self, chunk: Any, status: Any) -> None:
+        if not self.enabled or status.value == "running":
+            return
+        label = f"{', '.join(map(str, chunk.assets))} {chunk.range_text or '(unpartitioned)'}"
+        if self._progress is not None:
+            self._progress.update(self._task, advance=1, description=label)
+        else:
+            console.print(f"{status.value:<9} chunk {chunk.seq}: {label}", markup=False, soft_wrap=True)

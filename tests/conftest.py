@@ -6,6 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+
+from orchestrator.storage.sql import SqlEventStore
 
 from tests.pg import fresh_postgres_url
 
@@ -20,7 +23,14 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def storage_url(request, tmp_path) -> str:
-    """The same test runs once per backend of the event store."""
+    """The same test runs once per backend of the event store, on an empty store."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'orch.db'}"
-    return request.getfixturevalue("postgres_url")
+    url = request.getfixturevalue("postgres_url")
+    SqlEventStore(url).close()  # migrated
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
+                              poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE runs, events, asset_latest, backfills, backfill_chunks")
+    engine.dispose()
+    return url
