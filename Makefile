@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/orch materialize
+	$(BIN)/orch materialize --exclude revenue_digest
+	$(BIN)/orch backfill --select "marts/fct_daily_revenue+" --from 2024-12-01 --to 2024-12-31
+	$(BIN)/orch partitions status revenue_digest
 	$(BIN)/orch lineage --select "+revenue_forecast"
 	$(BIN)/orch runs list --limit 5
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pyarrow as pa
 
 from examples.lakehouse import raw_data
-from orchestrator import asset
+from orchestrator import DailyPartitions, asset
 
 DAYS = (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
 
@@ -52,3 +52,13 @@ def revenue_forecast(context, daily: pa.Table) -> pa.Table:
     context.add_metadata(history_days=len(dates), horizon_days=len(horizon),
                          forecast_total=round(sum(forecast), 2))
     return pa.table({"day": pa.array(horizon, pa.date32()), "revenue_forecast": forecast})
+
+
+@asset(ins={"day": "marts/fct_daily_revenue"}, partitions=DailyPartitions(start="2024-01-01"),
+       group="forecast", kinds=["python", "parquet"])
+def revenue_digest(context, day: pa.Table) -> pa.Table:
+    """One day's revenue with its weekday: a partitioned Python asset downstream of dbt."""
+    revenue = [float(v) for v in day["revenue"].to_pylist()]
+    weekday = dt.date.fromisoformat(context.partition_key).strftime("%A")
+    return pa.table({"order_date": day["order_date"], "weekday": [weekday] * day.num_rows,
+                     "revenue": revenue, "orders": day["order_count"]})

@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from examples.lakehouse.assets import customers, events, orders, payments, revenue_forecast
+from examples.lakehouse.assets import (
+    customers, events, orders, payments, revenue_digest, revenue_forecast,
+)
 from integrations.dbt import DbtProject, dbt_assets
 from orchestrator import Definitions, DuckDBIOManager
 from orchestrator.home import resolve_home
@@ -20,7 +22,8 @@ WAREHOUSE = Path(os.environ.get("ORCH_WAREHOUSE_PATH") or resolve_home() / "ware
 project = DbtProject(ROOT / "dbt_project")
 
 defs = Definitions(
-    assets=[customers, orders, payments, events, *dbt_assets(project), revenue_forecast],
+    assets=[customers, orders, payments, events, *dbt_assets(project), revenue_forecast,
+            revenue_digest],
     io_managers={"warehouse": DuckDBIOManager(WAREHOUSE)},
     root=ROOT,
 )

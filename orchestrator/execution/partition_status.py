@@ -26,13 +26,16 @@ def _span(index: dict[str, int], partition: str) -> tuple[int, int] | None:
 
 
 def materialized_at(store: EventStore, key: AssetKey, index: dict[str, int]) -> tuple[list[float], float]:
-    """Per key, when it was last materialized (0.0: never); and the last unpartitioned materialization."""
+    """Per key, when it was last materialized (0.0: never); and the last unpartitioned materialization.
+
+    Events are painted in id order, so a later range overwrites an earlier whole run and vice versa."""
     times = [0.0] * len(index)
     whole = 0.0
     latest = sorted(store.latest_materializations([key]).values(), key=lambda e: e.id or 0)
     for event in latest:
-        if event.partition is None:
+        if event.partition is None:  # a run without partitions covered them all (a dbt incremental run)
             whole = max(whole, event.timestamp)
+            times = [event.timestamp] * len(index)
             continue
         span = _span(index, event.partition)
         if span is not None:

@@ -1,0 +1,97 @@
+"""A backfill killed with SIGKILL at random moments, resumed each time, ends with exactly the data of
+a clean run: the partitioned dbt model (one dbt invocation per range) and a partitioned Python asset."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from orchestrator.storage import open_store
+from orchestrator.storage.backfills import ChunkStatus
+from tests.conftest import FIXTURES
+
+REPO = Path(__file__).resolve().parents[3]
+DEFS = str(FIXTURES / "dbt" / "lakehouse_defs.py")
+SELECT = "marts/fct_daily_revenue revenue_digest"
+FROM, TO = "2024-03-01", "2024-03-20"
+KILLS = 10
+
+
+def _env(home: Path, project: Path) -> dict[str, str]:
+    return {**os.environ, "ORCH_HOME": str(home), "ORCH_WAREHOUSE_PATH": str(home / "warehouse.duckdb"),
+            "LAKEHOUSE_DBT_PROJECT": str(project), "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
+
+
+def _orch(home: Path, project: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "--defs", DEFS, *args],
+                            env=_env(home, project), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=REPO)
+
+
+def _ok(proc: subprocess.Popen) -> str:
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out + err
+    return out
+
+
+def _revenue(home: Path) -> list[tuple]:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(
+            "select * exclude (dbt_invocation_id) from marts.fct_daily_revenue "
+            f"where order_date between '{FROM}' and '{TO}' order by order_date").fetchall()
+
+
+def _digests(home: Path) -> dict[str, list[dict]]:
+    folder = home / "storage" / "revenue_digest"
+    return {p.name: pq.read_table(p / "data.parquet").to_pylist() for p in sorted(folder.iterdir())
+            if p.is_dir()}
+
+
+@pytest.fixture(scope="module")
+def prepared(lakehouse_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home with the raw data and every unpartitioned model built once."""
+    home = tmp_path_factory.mktemp("prepared")
+    _ok(_orch(home, lakehouse_root, "materialize", "--select", "+marts/fct_daily_revenue", "--json"))
+    return home
+
+
+def test_sigkill_at_random_moments_then_resume_gives_the_clean_runs_data(prepared, lakehouse_root, tmp_path):
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    shutil.copytree(prepared, clean)
+    shutil.copytree(prepared, killed)
+    _ok(_orch(clean, lakehouse_root, "backfill", "--select", SELECT, "--from", FROM, "--to", TO, "--json"))
+
+    rng = random.Random(20241121)
+    proc = _orch(killed, lakehouse_root, "backfill", "--select", SELECT, "--from", FROM, "--to", TO)
+    first_line = proc.stdout.readline()
+    backfill_id = first_line.split()[1].rstrip(":")
+    kills, mid_chunk = 0, 0
+    while kills < KILLS:
+        time.sleep(rng.uniform(0.3, 5.0))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+            proc.wait()
+            with open_store(None, killed) as store:
+                mid_chunk += any(c.status == ChunkStatus.RUNNING for c in store.backfills.chunks(backfill_id))
+        proc.wait()
+        proc = _orch(killed, lakehouse_root, "backfill", "resume", backfill_id, "--json")
+    summary = json.loads(_ok(proc))
+    assert summary["status"] == "succeeded", summary
+    assert mid_chunk >= 3, f"only {mid_chunk} of {KILLS} kills landed inside a chunk"
+
+    assert _revenue(killed) == _revenue(clean) and len(_revenue(clean)) == 20
+    assert _digests(killed) == _digests(clean) and len(_digests(clean)) == 20
+    shown = json.loads(_ok(_orch(killed, lakehouse_root, "backfill", "show", backfill_id, "--json")))
+    assert {c["status"] for c in shown["chunk_list"]} == {"succeeded"}
