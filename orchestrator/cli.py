@@ -196,15 +196,26 @@ def runs_show(ws: Workspace, run_id: str, as_json: bool) -> None:
         render.run_show(detail)
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @_select
 @_exclude
+@click.option("--columns", is_flag=True, help="Column-level lineage: edges between columns.")
 @_json
-@click.pass_obj
-def lineage(ws: Workspace, selection: str | None, exclude: str | None, as_json: bool) -> None:
-    """Asset-level lineage edges among the selected assets."""
+@click.pass_context
+def lineage(ctx: click.Context, selection: str | None, exclude: str | None, columns: bool, as_json: bool) -> None:
+    """Lineage edges among the selected assets (`--columns`: between their columns)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    ws: Workspace = ctx.obj
     graph = ws.defs.graph
     keys = resolve(selection or "*", graph, exclude)
+    if columns:
+        found = _column_lineage(ws).to_json({str(k) for k in keys})
+        if as_json:
+            click.echo(json.dumps(found, indent=2))
+        else:
+            _echo_column_edges(found["edges"] + found["filter_edges"], found["errors"])
+        return
     edges = [
         {"source": str(u), "target": str(v)}
         for u, v in sorted(graph.edges(), key=lambda e: (str(e[0]), str(e[1])))
@@ -214,6 +225,48 @@ def lineage(ws: Workspace, selection: str | None, exclude: str | None, as_json: 
         click.echo(json.dumps({"assets": sorted(map(str, keys)), "edges": edges}, indent=2))
     else:
         render.lineage_tree(graph, keys)
+
+
+@lineage.command("column")
+@click.argument("target", metavar="ASSET.COLUMN")
+@click.option("--upstream/--downstream", default=True,
+              help="Where it comes from, down to source columns (default), or what it feeds: its impact.")
+@click.option("--depth", type=int, default=None, help="Hops to follow (default: all).")
+@click.option("--filters", is_flag=True, help="Also the filter edges (columns that decide which rows exist).")
+@_json
+@click.pass_obj
+def lineage_column(ws: Workspace, target: str, upstream: bool, depth: int | None, filters: bool,
+                   as_json: bool) -> None:
+    """One column's lineage: upstream to source columns, or downstream (its impact)."""
+    found = _column_lineage(ws).trace(target, "upstream" if upstream else "downstream", depth, filters)
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+    else:
+        _echo_column_edges(found["edges"], [])
+
+
+def _column_lineage(ws: Workspace) -> Any:
+    """The provider registered under the `orchestrator.lineage` entry point `columns`, called with
+    the definitions; the core never imports it."""
+    found = {e.name: e for e in entry_points(group="orchestrator.lineage")}
+    if "columns" not in found:
+        raise OrchestratorError(
+            "Column lineage needs a provider: no entry point 'columns' in group 'orchestrator.lineage'. "
+            "Install the orchestrator with its integrations (pip install -e .)."
+        )
+    return found["columns"].load()(ws.defs, store=ws.store, home=ws.home)
+
+
+def _echo_column_edges(edges: list[dict[str, Any]], errors: list[dict[str, str]]) -> None:
+    def ref(r: dict[str, Any]) -> str:
+        return r["asset"] if r["column"] is None else f"{r['asset']}.{r['column']}"
+
+    for edge in edges:
+        kind = edge["kind"] + (f" ({edge['clause']})" if edge.get("clause") else "")
+        click.echo(f"{ref(edge['source'])} -> {ref(edge['target'])}  [{kind}]")
+    for error in errors:
+        click.echo(f"error: {error['asset']}: {error['message']}", err=True)
+    click.echo(f"{len(edges)} edges" + (f", {len(errors)} assets with errors" if errors else ""), err=True)
 
 
 def _core_commands() -> None:

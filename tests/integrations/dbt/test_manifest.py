@@ -158,3 +158,38 @@ def test_an_unsupported_manifest_version_names_the_versions(tmp_path, manifest):
     path.write_text(json.dumps(old))
     with pytest.raises(ManifestError, match=r"'v11.json' from dbt 1.7.4; supported: v12 \(dbt 1.8 - 1.11\)"):
         read_manifest(path)
+
+
+def test_partitioned_models_come_from_meta_partition_or_microbatch(nodes):
+    revenue = by_key(nodes)["marts/fct_daily_revenue"]
+    assert revenue.partitions.grain == "daily" and revenue.partitions.start == "2024-01-01"
+    assert revenue.metadata["partition_column"] == "order_date" and revenue.metadata["partition_via"] == "vars"
+    events = by_key(nodes)["marts/fct_daily_events"]
+    assert events.partitions.grain == "monthly" and events.metadata["partition_via"] == "event_time"
+    assert by_key(nodes)["marts/fct_orders"].partitions is None
+
+
+def test_a_partition_declaration_without_a_start_says_what_is_missing(manifest):
+    changed = copy.deepcopy(manifest)
+    node = changed["nodes"]["model.lakehouse.fct_daily_revenue"]
+    node["config"]["meta"]["partition"].pop("start")
+    node.get("meta", {}).get("partition", {}).pop("start", None)
+    with pytest.raises(ManifestError, match=r"fct_daily_revenue declares partitions but lacks \['start'\]"):
+        load_nodes(changed)
+
+
+def test_a_range_is_one_invocation_with_vars_and_event_time_flags(nodes, tmp_path):
+    import threading
+
+    from integrations.dbt.runner import DbtRunner
+    from orchestrator import BatchContext, PartitionRange
+
+    runner = DbtRunner.__new__(DbtRunner)
+    runner._nodes, runner._by_key = nodes, None
+    context = BatchContext("run", "dbt[0]", (K("marts/fct_daily_revenue"), K("marts/fct_daily_events")),
+                           "2024-03-01...2024-03-10", PartitionRange("2024-03-01", "2024-03-10"),
+                           threading.Event(), lambda e: None, lambda *a: None)
+    args = runner.range_args(context)
+    assert args[args.index("--event-time-start") + 1] == "2024-03-01 00:00:00"
+    assert args[args.index("--event-time-end") + 1] == "2024-03-11 00:00:00"
+    assert json.loads(args[args.index("--vars") + 1]) == {"start": "2024-03-01", "end": "2024-03-11"}

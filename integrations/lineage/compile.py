@@ -1,0 +1,116 @@
+"""Compiled SQL for every model and snapshot, without touching the warehouse.
+
+Used in order: the manifest's `compiled_code` when dbt already compiled the node, our cache
+(`target/orch_lineage_compiled.pickle`, keyed by each node's `compile_key`), else ONE in-process
+`dbt compile` of what is missing, given the already parsed manifest, one invocation at a time
+(`_INVOCATION_LOCK`), with `--no-introspect --no-populate-cache --no-write-json`: no connection,
+no query, no manifest rewrite.
+
+Incremental models are compiled as if the table existed: `is_incremental()` is replaced, in the
+manifest copy of this one invocation, by `materialized == 'incremental'`. Their SQL then carries
+the `{{ this }}` filter, which the walk turns into `incremental` filter edges and strips from the
+value lineage, so the lineage is the same whatever the state of the warehouse.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from integrations.dbt.project import DbtProject, _atomic_write_bytes
+from integrations.lineage.dbt_manifest import DbtDigest, DbtNode
+
+CACHE_NAME = "orch_lineage_compiled.pickle"
+CACHE_FORMAT = 1
+EXPLICIT_SELECTION_LIMIT = 300
+IS_INCREMENTAL = ("{% macro is_incremental() %}"
+                  "{{ return(model.config.materialized == 'incremental') }}{% endmacro %}")
+
+Compiler = Callable[[DbtProject, list[DbtNode]], dict[str, str | Exception]]
+
+
+def compiled_sql(project: DbtProject, digest: DbtDigest, compiler: Compiler | None = None
+                 ) -> dict[str, str | Exception]:
+    """uid -> compiled SQL (or the exception that stopped its compilation)."""
+    wanted = [n for n in digest.nodes.values() if n.has_sql]
+    cache_path = project.target_path / CACHE_NAME
+    cache = _read_cache(cache_path)
+    found: dict[str, str | Exception] = {}
+    missing: list[DbtNode] = []
+    for node in wanted:
+        if node.compiled is not None and _usable(node, node.compiled):
+            found[node.uid] = node.compiled
+        elif (hit := cache.get(node.uid)) is not None and hit[0] == node.compile_key:
+            found[node.uid] = hit[1]
+        else:
+            missing.append(node)
+    if missing:
+        compiled = (compiler or compile_in_process)(project, missing)
+        for node in missing:
+            result = compiled.get(node.uid, RuntimeError("dbt compile returned nothing for this node"))
+            found[node.uid] = result
+            if isinstance(result, str):
+                cache[node.uid] = (node.compile_key, result)
+        keep = {n.uid for n in wanted}
+        _write_cache(cache_path, {uid: v for uid, v in cache.items() if uid in keep})
+    return found
+
+
+def _usable(node: DbtNode, sql: str) -> bool:
+    """dbt's own compiled code, unless an incremental model was compiled without its filter."""
+    if node.materialized != "incremental" or not node.relation:
+        return True
+    return node.relation[-1].lower() in sql.lower()
+
+
+def _read_cache(path: Path) -> dict[str, tuple[str, str]]:
+    if not path.exists():
+        return {}
+    try:
+        cached = pickle.loads(path.read_bytes())
+    except Exception:
+        return {}
+    return cached.get("sql", {}) if cached.get("format") == CACHE_FORMAT else {}
+
+
+def _write_cache(path: Path, sql: Mapping[str, tuple[str, str]]) -> None:
+    _atomic_write_bytes(path, pickle.dumps({"format": CACHE_FORMAT, "sql": dict(sql)},
+                                           protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def compile_in_process(project: DbtProject, nodes: list[DbtNode]) -> dict[str, str | Exception]:
+    """ONE `dbt compile` of `nodes` with the parsed manifest; see the module docstring."""
+    from dbt.cli.main import dbtRunner
+
+    from integrations.dbt.runner import _INVOCATION_LOCK, _common_args, fresh_manifest
+
+    manifest = fresh_manifest(project)
+    for macro in manifest.macros.values():
+        if macro.name == "is_incremental":
+            macro.macro_sql = IS_INCREMENTAL
+    args = ["compile", *_common_args(project), "--select", *_selection(nodes),
+            "--indirect-selection", "empty", "--no-introspect", "--no-populate-cache", "--no-write-json",
+            "--log-level", "none", "--quiet"]
+    with _INVOCATION_LOCK:
+        result = dbtRunner(manifest=manifest).invoke(args)
+    found: dict[str, str | Exception] = {}
+    for item in getattr(result.result, "results", None) or ():
+        node = item.node
+        code = getattr(node, "compiled_code", None)
+        if code is not None and str(getattr(item, "status", "")).lower() == "success":
+            found[node.unique_id] = code
+        else:
+            found[node.unique_id] = RuntimeError(f"dbt compile failed: {item.message or item.status}")
+    if not found and result.exception is not None:
+        failure = RuntimeError(f"dbt compile failed: {result.exception}")
+        return {n.uid: failure for n in nodes}
+    return found
+
+
+def _selection(nodes: Iterable[DbtNode]) -> list[str]:
+    nodes = list(nodes)
+    if len(nodes) > EXPLICIT_SELECTION_LIMIT:  # dbt matches each selector against every node
+        return sorted({f"resource_type:{n.resource_type}" for n in nodes})
+    return ["fqn:" + ".".join(n.fqn) for n in nodes]

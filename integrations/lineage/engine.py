@@ -1,0 +1,165 @@
+"""Whole-graph column lineage: every asset once, in topological order, parents before children.
+
+An asset is a `Unit`: SQL to analyze (a dbt model or snapshot, a Python asset's SQL), a lineage
+given outright (declared on a Python asset, or a failure known beforehand), or a leaf (a source,
+seed or table whose columns come from the schema layers). A SQL unit is qualified against the
+columns of what it reads: the output columns its parents' SQL produced, else the schema layers.
+Each result is saved under a key of its SQL and those upstream schemas, so an unchanged asset is
+read back, not recomputed. A failure stays with its asset: its columns become unknown and its
+children fall back to the layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from integrations.lineage.model import AssetLineage, leaf
+from integrations.lineage.parallel import Outcome, Runner, Task
+from integrations.lineage.schemas import UNKNOWN, Layers
+from integrations.lineage.store import LineageStore, input_key
+
+
+@dataclass(frozen=True)
+class Unit:
+    asset: str
+    parents: tuple[str, ...] = ()
+    sql: str | None = None
+    dialect: str = "duckdb"
+    reads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """parent asset -> the table name (parts) its SQL reads it by; the schema is built from these."""
+    tables: Mapping[str, str] = field(default_factory=dict)
+    """Dotted table names the SQL may read -> asset key (beyond `reads`)."""
+    self_table: str | None = None
+    relation: tuple[str, ...] | None = None
+    given: AssetLineage | None = None
+    post: Callable[[AssetLineage], AssetLineage] | None = None
+    post_key: str = ""
+    origin: str = "sql"
+
+
+def levels(units: Mapping[str, Unit]) -> list[list[Unit]]:
+    """Units grouped by depth (Kahn): each level reads only earlier ones; parents outside `units`
+    are ignored, and a cycle, which the asset graph forbids, ends up in one last level."""
+    waiting: dict[str, int] = {}
+    children: dict[str, list[str]] = {}
+    for name, unit in units.items():
+        parents = {p for p in unit.parents if p in units and p != name}
+        waiting[name] = len(parents)
+        for parent in parents:
+            children.setdefault(parent, []).append(name)
+    current = [n for n, count in waiting.items() if count == 0]
+    grouped: list[list[Unit]] = []
+    done: set[str] = set()
+    while current:
+        grouped.append([units[n] for n in current])
+        done.update(current)
+        ready = []
+        for name in current:
+            for child in children.get(name, ()):
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    ready.append(child)
+        current = ready
+    rest = [units[n] for n in units if n not in done]
+    return grouped + ([rest] if rest else [])
+
+
+def compute(units: Iterable[Unit], layers: Layers, store: LineageStore | None = None,
+            workers: int | None = None) -> dict[str, AssetLineage]:
+    """The lineage of every unit; see the module docstring."""
+    by_name = {u.asset: u for u in units}
+    results: dict[str, AssetLineage] = {}
+    with Runner(workers) as runner:
+        for level in levels(by_name):
+            pending: list[tuple[Unit, str, Task]] = []
+            for unit in level:
+                if unit.given is not None:
+                    results[unit.asset] = _typed(unit.given, layers, unit.relation)
+                elif unit.sql is None:
+                    found = layers.lookup(unit.asset, unit.relation)
+                    made = leaf(unit.asset, found[0], found[0], schema_source=found[1]) if found else leaf(unit.asset, None)
+                    results[unit.asset] = made if unit.origin == "sql" else replace(made, origin=unit.origin)
+                else:
+                    schema, key = _schema(unit, results, layers)
+                    hit = store.get(unit.asset, key) if store is not None else None
+                    if hit is not None:
+                        results[unit.asset] = hit
+                    else:
+                        pending.append((unit, key, Task(unit.asset, unit.sql, schema, unit.self_table,
+                                                        unit.dialect)))
+            outcomes = runner.run([task for _, _, task in pending])
+            for (unit, key, _), outcome in zip(pending, outcomes):
+                lineage = _lineage(unit, outcome, layers)
+                results[unit.asset] = lineage
+                if store is not None:
+                    store.put(unit.asset, key, lineage)
+    if store is not None:
+        store.save()
+    return results
+
+
+def columns_of(asset: str, results: Mapping[str, AssetLineage], layers: Layers,
+               relation: tuple[str, ...] | None = None) -> dict[str, str] | None:
+    """An asset's columns (name -> type) as its readers see them: its own lineage's columns when
+    known, else the schema layers."""
+    found = results.get(asset)
+    if found is not None and found.columns is not None:
+        return {c: found.types.get(c, UNKNOWN) for c in found.columns}
+    return layers.columns(asset, relation)
+
+
+def _schema(unit: Unit, results: Mapping[str, AssetLineage], layers: Layers) -> tuple[dict, str]:
+    schema: dict = {}
+    listed = []
+    for parent, parts in sorted(unit.reads.items()):
+        columns = columns_of(parent, results, layers, parts)
+        listed.append((parent, parts, sorted(columns.items()) if columns else None))
+        if not columns:
+            continue
+        level = schema
+        for part in parts[:-1]:
+            level = level.setdefault(part, {})
+        level[parts[-1]] = columns
+    return schema, input_key(unit.sql, unit.dialect, unit.self_table, listed, unit.post_key)
+
+
+def _lineage(unit: Unit, outcome: Outcome, layers: Layers) -> AssetLineage:
+    if outcome.columns is None:
+        return AssetLineage(unit.asset, None, error=_named(outcome.error or "unknown failure", unit),
+                            origin=unit.origin)
+    tables = {".".join(parts): parent for parent, parts in unit.reads.items()}
+    columns = {
+        name: _mapped(sources, tables, unit.tables) for name, sources in outcome.columns.items()
+    }
+    filters = frozenset((tables.get(t) or unit.tables.get(t) or t, c, clause) for t, c, clause in outcome.filters)
+    lineage = AssetLineage(unit.asset, columns, filters, None, tuple(_named(w, unit) for w in outcome.warnings),
+                           origin=unit.origin)
+    if unit.post is not None:
+        lineage = unit.post(lineage)
+    return _typed(lineage, layers, unit.relation)
+
+
+def _mapped(sources: Mapping[tuple[str, str], int], tables: Mapping[str, str],
+            more: Mapping[str, str]) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for (table, column), kind in sources.items():
+        asset = tables.get(table) or more.get(table) or table
+        if out.get((asset, column), 0) < kind:
+            out[(asset, column)] = kind
+    return out
+
+
+def _named(message: str, unit: Unit) -> str:
+    """Relation names in a message replaced by the asset keys they are."""
+    for parent, parts in unit.reads.items():
+        message = message.replace(f"'{'.'.join(parts)}'", f"'{parent}'")
+    return message
+
+
+def _typed(lineage: AssetLineage, layers: Layers, relation: tuple[str, ...] | None) -> AssetLineage:
+    if lineage.columns is None or lineage.types:
+        return lineage
+    known = layers.columns(lineage.asset, relation) or {}
+    types = {c: known[c] for c in lineage.columns if c in known}
+    return replace(lineage, types=types) if types else lineage

@@ -1,0 +1,91 @@
+"""Analyze many queries: in this process for a few, in worker processes for many.
+
+A task is plain data (SQL, the nested schema of the tables it reads, its own relation, dialect),
+so it travels to a worker and back cheaply; each worker parses once, qualifies once and walks.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from integrations.lineage.prepare import SqlLineageError, parse
+from integrations.lineage.query import analyze
+
+PARALLEL_THRESHOLD = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    asset: str
+    sql: str
+    schema: dict[str, Any]
+    self_table: str | None
+    dialect: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    asset: str
+    columns: dict[str, dict[tuple[str, str], int]] | None
+    filters: frozenset[tuple[str, str, str]]
+    warnings: tuple[str, ...]
+    error: str | None
+
+
+def run_task(task: Task) -> Outcome:
+    """One query's lineage; any failure becomes the outcome's error, never an exception."""
+    try:
+        found = analyze(parse(task.sql, task.dialect), task.schema, task.dialect, task.self_table, dbt=True)
+    except SqlLineageError as exc:
+        return Outcome(task.asset, None, frozenset(), (), str(exc))
+    except Exception as exc:  # a bug or an unexpected tree must not stop the other models
+        return Outcome(task.asset, None, frozenset(), (), f"{type(exc).__name__}: {exc}")
+    return Outcome(task.asset, found.columns, frozenset(found.filters), tuple(found.warnings), None)
+
+
+def _run_chunk(tasks: Sequence[Task]) -> list[Outcome]:
+    return [run_task(t) for t in tasks]
+
+
+class Runner:
+    """Runs batches of tasks; starts worker processes on the first batch big enough to need them."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self._pool: Executor | None = None
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
+        if self.workers <= 1 or len(tasks) < PARALLEL_THRESHOLD:
+            for task in tasks:
+                yield run_task(task)
+            return
+        pool = self._executor()
+        size = max(1, min(32, len(tasks) // (self.workers * 4)))
+        chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
+        for outcomes in pool.map(_run_chunk, chunks):
+            yield from outcomes
+
+    def _executor(self) -> Executor:
+        if self._pool is None:
+            # fork is cheap (sqlglot is already imported) and safe while this process runs no
+            # other thread; otherwise start clean interpreters.
+            method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

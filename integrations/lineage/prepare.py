@@ -1,0 +1,182 @@
+"""From SQL text to a qualified sqlglot tree: parse once, set dbt's ephemeral CTEs aside, qualify once.
+
+- dbt inlines an ephemeral model as a CTE named `__dbt__cte__<name>`. Lineage goes THROUGH the
+  ephemeral model, which is a node of its own: its CTE is removed and every reference to it
+  becomes a table reference to the ephemeral model (`EPHEMERAL_DB.<name>`), so edges point at the
+  ephemeral model and the ephemeral model's own SQL gives its edges upstream.
+- `JOIN ... USING (k)`: qualification rewrites it to ON and the shared column to
+  `COALESCE(a.k, b.k)`. Which side the output comes from is recorded on the SELECT beforehand
+  (`USING_META`), so the walk can take it from the left side (right for RIGHT, both for FULL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, SqlglotError
+from sqlglot.optimizer.qualify import qualify
+
+EPHEMERAL_PREFIX = "__dbt__cte__"
+EPHEMERAL_CATALOG = "__dbt__"
+EPHEMERAL_DB = "ephemeral"
+USING_META = "orch_using"
+
+
+class SqlLineageError(Exception):
+    """SQL that cannot be parsed, qualified or walked; the message says what and where."""
+
+
+def parse(sql: str, dialect: str = "duckdb") -> exp.Expr:
+    """One statement (the last one when there are several, as dbt's compiled SQL of a snapshot or
+    a model with pre-statements may have); DDL/DML around a query is unwrapped to the query."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, dialect=dialect) if s is not None]
+    except ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        where = f" (line {first.get('line')}, column {first.get('col')})" if first else ""
+        detail = first.get("description") or str(exc).splitlines()[0]
+        raise SqlLineageError(f"SQL does not parse{where}: {detail}") from None
+    except SqlglotError as exc:
+        raise SqlLineageError(f"SQL does not parse: {str(exc).splitlines()[0]}") from None
+    if not statements:
+        raise SqlLineageError("no SQL statement")
+    statement = statements[-1]
+    query = _unwrap(statement)
+    if query is None:
+        raise SqlLineageError(f"not a query: {statement.key.upper()} statement")
+    return query
+
+
+def _unwrap(statement: exp.Expr) -> exp.Query | None:
+    node: exp.Expr | None = statement
+    while node is not None and not isinstance(node, exp.Query):
+        if isinstance(node, (exp.Create, exp.Insert)):
+            node = node.expression
+        elif isinstance(node, exp.Subquery):
+            node = node.this
+        else:
+            return None
+    if isinstance(node, exp.Subquery):
+        node = node.unnest()
+    return node if isinstance(node, exp.Query) else None
+
+
+def set_aside_ephemeral_ctes(query: exp.Expr, prefix: str = EPHEMERAL_PREFIX) -> list[str]:
+    """Remove dbt's injected `__dbt__cte__<name>` CTEs; references become tables
+    `__dbt__.ephemeral.<name>` aliased as before. Returns the ephemeral names read."""
+    with_ = query.args.get("with_")
+    if not with_:
+        return []
+    names = {cte.alias: cte.alias[len(prefix):] for cte in with_.expressions if cte.alias.startswith(prefix)}
+    if not names:
+        return []
+    kept = [cte for cte in with_.expressions if cte.alias not in names]
+    if kept:
+        with_.set("expressions", kept)
+    else:
+        query.set("with_", None)
+    for table in list(query.find_all(exp.Table)):
+        if table.args.get("db") or table.name not in names:
+            continue
+        alias = table.alias or table.name
+        table.set("this", exp.to_identifier(names[table.name]))
+        table.set("db", exp.to_identifier(EPHEMERAL_DB))
+        table.set("catalog", exp.to_identifier(EPHEMERAL_CATALOG))
+        table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+    return sorted(set(names.values()))
+
+
+def mark_using_joins(query: exp.Expr) -> None:
+    """Record on each SELECT which side its USING columns come from (see the module docstring)."""
+    for join in query.find_all(exp.Join):
+        using = join.args.get("using")
+        select = join.parent
+        if not using or not isinstance(select, exp.Select):
+            continue
+        side = (join.side or "").lower()
+        taken = "right" if side == "right" else "both" if side == "full" else "left"
+        marks = select.meta.setdefault(USING_META, {})
+        for column in using:
+            name = column.name if isinstance(column, (exp.Column, exp.Identifier)) else column.sql()
+            marks[name.lower()] = taken if marks.get(name.lower(), taken) == taken else "both"
+
+
+def table_parts(table: exp.Table) -> tuple[str, ...]:
+    return tuple(p.name for p in table.parts if isinstance(p, exp.Identifier) and p.name)
+
+
+def table_id(table: exp.Table) -> str:
+    """The dotted name of a table reference as written (after normalization)."""
+    return ".".join(table_parts(table))
+
+
+def referenced_tables(query: exp.Expr) -> list[exp.Table]:
+    """Table references that are not CTE names (before qualification)."""
+    ctes = {cte.alias for cte in query.find_all(exp.CTE)}
+    found = []
+    for table in query.find_all(exp.Table):
+        if not table.name:
+            continue  # a table function, VALUES, ...
+        if not table.args.get("db") and table.name in ctes:
+            continue
+        found.append(table)
+    return found
+
+
+def qualify_query(query: exp.Expr, schema: Mapping[str, Any] | Any, dialect: str = "duckdb") -> exp.Expr:
+    """Qualify every column with its source and expand stars against `schema` (nested dict or
+    sqlglot Schema). Raises SqlLineageError naming what could not be resolved."""
+    try:
+        return qualify(query, dialect=dialect, schema=schema, validate_qualify_columns=False,
+                       quote_identifiers=False, identify=False)
+    except SqlglotError as exc:
+        raise SqlLineageError(f"SQL does not qualify: {str(exc).splitlines()[0]}") from None
+    except (KeyError, ValueError, TypeError, AttributeError, RecursionError) as exc:
+        raise SqlLineageError(f"SQL does not qualify: {type(exc).__name__}: {exc}") from None
+
+
+def normalize_name(name: str, dialect: str = "duckdb") -> str:
+    """One identifier as the dialect normalizes it (DuckDB: lower case, quoted or not)."""
+    ident = exp.to_identifier(name)
+    if ident is None:
+        return name
+    from sqlglot.dialects.dialect import Dialect
+
+    return Dialect.get_or_raise(dialect).normalize_identifier(ident).name
+
+
+def relation_parts(relation_name: str, dialect: str = "duckdb") -> tuple[str, ...]:
+    """`"db"."schema"."name"` (dbt's relation_name) -> normalized parts."""
+    try:
+        table = exp.to_table(relation_name, dialect=dialect)
+    except SqlglotError:
+        return tuple(p.strip('"`[]').lower() for p in relation_name.split("."))
+    return tuple(normalize_name(p, dialect) for p in table_parts(table))
+
+
+def nest_into(schema: Mapping[str, Any], parts: tuple[str, ...], columns: Mapping[str, str]) -> dict[str, Any]:
+    """A copy of a nested schema with one more table (copied along its path only)."""
+    out = dict(schema)
+    level = out
+    for part in parts[:-1]:
+        level[part] = dict(level.get(part) or {})
+        level = level[part]
+    level[parts[-1]] = dict(columns)
+    return out
+
+
+def nest(tables: Iterable[tuple[tuple[str, ...], Mapping[str, str]]]) -> dict[str, Any]:
+    """[(("db", "schema", "t"), {col: type})] -> {"db": {"schema": {"t": {col: type}}}}."""
+    out: dict[str, Any] = {}
+    for parts, columns in tables:
+        level = out
+        for part in parts[:-1]:
+            level = level.setdefault(part, {})
+        level[parts[-1]] = dict(columns)
+    return out
+
+
+Lookup = Callable[[tuple[str, ...]], tuple[tuple[str, ...], Mapping[str, str]] | None]
