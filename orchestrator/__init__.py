@@ -22,11 +22,19 @@ from orchestrator.io.base import InputContext, IOManager, MemoryIOManager, Outpu
 from orchestrator.io.duckdb import DuckDBIOManager
 from orchestrator.io.parquet import ParquetIOManager
 from orchestrator.keys import AssetKey
+from orchestrator.partition_mappings import (
+    AllPartitionsMapping,
+    IdentityMapping,
+    LastPartitionMapping,
+    PartitionMapping,
+    TimeWindowMapping,
+)
 from orchestrator.partitions import (
     BackfillPolicy,
     DailyPartitions,
     HourlyPartitions,
     MonthlyPartitions,
+    MultiPartitions,
     PartitionRange,
     PartitionsDefinition,
     StaticPartitions,
@@ -39,6 +47,7 @@ from orchestrator.storage.events import Event, EventType, RunRecord, RunStatus
 from orchestrator.storage.open import open_store
 
 __all__ = [
+    "AllPartitionsMapping",
     "AssetCheckDefinition",
     "AssetContext",
     "AssetDefinition",
@@ -57,14 +66,18 @@ __all__ = [
     "EventStore",
     "EventType",
     "HourlyPartitions",
+    "IdentityMapping",
     "IOManager",
     "InputContext",
+    "LastPartitionMapping",
     "MemoryEventStore",
     "MemoryIOManager",
     "MonthlyPartitions",
+    "MultiPartitions",
     "OrchestratorError",
     "OutputContext",
     "ParquetIOManager",
+    "PartitionMapping",
     "PartitionRange",
     "PartitionsDefinition",
     "Plan",
@@ -74,6 +87,7 @@ __all__ = [
     "RunStatus",
     "StaticPartitions",
     "Step",
+    "TimeWindowMapping",
     "TimeWindowPartitions",
     "WeeklyPartitions",
     "asset",

@@ -44,6 +44,8 @@ class AssetDep:
     key: AssetKey
     parameter: str | None = None
     optional: bool = False
+    mapping: Any = None
+    """A PartitionMapping: which upstream partitions a partition reads (None: the default)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +214,7 @@ def asset(
     retry: RetryPolicy | int | None = None,
     schema_change: str = "warn",
     backfill_policy: BackfillPolicy | None = None,
+    partition_mappings: Mapping[str, Any] | None = None,
 ) -> Any:
     """Declare a Python function as an asset; its parameter names are its upstream assets.
 
@@ -238,6 +241,13 @@ def asset(
         prefix = (key_prefix,) if isinstance(key_prefix, str) else tuple(key_prefix or ())
         param_deps, uses_context, range_parameter = _parameter_deps(func, prefix, ins or {})
         order_deps = tuple(AssetDep(k) for k in _as_key_tuple(deps))
+        mappings = dict(partition_mappings or {})
+        unknown = set(mappings) - {d.parameter for d in param_deps} - {str(d.key) for d in param_deps + order_deps}
+        if unknown:
+            raise DefinitionError(f"{_origin(func)}: partition_mappings name {sorted(unknown)}, which are "
+                                  "neither parameters nor upstream keys of the asset.")
+        param_deps = tuple(replace(d, mapping=mappings.get(d.parameter) or mappings.get(str(d.key)))
+                           for d in param_deps)
         retry_policy = RetryPolicy(retry) if isinstance(retry, int) else (retry or RetryPolicy())
         return AssetDefinition(
             key=AssetKey((*prefix, name or func.__name__)),

@@ -114,6 +114,37 @@ def _add_months(moment: dt.datetime, months: int) -> dt.datetime:
 
 
 @dataclass(frozen=True)
+class MultiPartitions(PartitionsDefinition):
+    """Two dimensions, a time window and a static list: keys are `2024-01-01|us`, time-major, so a
+    range of dates is a contiguous range of keys."""
+
+    time: TimeWindowPartitions
+    static: StaticPartitions
+    separator: str = "|"
+
+    def keys(self, now: dt.datetime | None = None) -> list[str]:
+        values = self.static.keys()
+        return [f"{day}{self.separator}{v}" for day in self.time.keys(now) for v in values]
+
+    def keys_between(self, start: str, end: str) -> list[str]:
+        days = self.time.keys_between(start.split(self.separator)[0], end.split(self.separator)[0])
+        return [f"{day}{self.separator}{v}" for day in days for v in self.static.keys()]
+
+    def validate(self, key: str, asset: str = "") -> str:
+        day, sep, value = key.partition(self.separator)
+        if not sep:
+            raise PartitionError(f"'{key}' is not a two-dimensional key: write DAY{self.separator}VALUE.")
+        day = self.time.validate(day, asset)
+        if value not in self.static.partition_keys:
+            raise PartitionError(f"'{value}' is not one of {list(self.static.partition_keys)}"
+                                 f"{' of asset ' + repr(asset) if asset else ''}.{did_you_mean(value, self.static.keys())}")
+        return f"{day}{self.separator}{value}"
+
+    def describe(self) -> str:
+        return f"{self.time.describe()} x {self.static.describe()}"
+
+
+@dataclass(frozen=True)
 class TimeWindowPartitions(PartitionsDefinition):
     """Consecutive time windows from `start`; a key names the window's start.
 
@@ -175,6 +206,31 @@ class TimeWindowPartitions(PartitionsDefinition):
             raise PartitionError(f"Partition range {start}...{end} runs backwards.")
         keys = self.keys(now=max(last, first) + (self.next_start(last) - last))
         return [k for k in keys if self.next_start(self.parse(k)) > first and self.parse(k) <= last]
+
+    def containing(self, key: str) -> str:
+        """The key of this asset's window that contains the start of `key` (any grain's key)."""
+        moment = self.parse(key[:10]) if len(key) >= 10 else self.parse(key)
+        candidate = self.parse(self.start)
+        if self.grain == "monthly":
+            candidate = moment.replace(day=1, hour=0, minute=0)
+        elif self.grain == "daily":
+            candidate = moment.replace(hour=0, minute=0)
+        elif self.grain == "hourly":
+            candidate = moment.replace(minute=0)
+        else:
+            step = _GRAINS[self.grain][1]
+            candidate = candidate + ((moment - candidate) // step) * step
+        return candidate.strftime(self.key_format)
+
+    def shift(self, key: str, windows: int) -> str:
+        """The key `windows` windows after (negative: before) `key`."""
+        moment = self.parse(key)
+        step = _GRAINS[self.grain][1]
+        if step is None:
+            moment = _add_months(moment, windows)
+        else:
+            moment = moment + windows * step
+        return moment.strftime(self.key_format)
 
     def end_exclusive(self, key: str) -> dt.datetime:
         """Where the window named `key` ends: the start of the next window."""

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.assets import AssetCheckDefinition, AssetDefinition, AssetResult, CheckResult
+from orchestrator.assets import AssetCheckDefinition, AssetDefinition, AssetDep, AssetResult, CheckResult
 from orchestrator.errors import ExecutionError, IOManagerError
 from orchestrator.execution.context import AssetContext, Emit
 from orchestrator.graph import AssetGraph
@@ -17,6 +17,7 @@ from orchestrator.execution.schema_change import describe_change
 from orchestrator.io.base import InputContext, IOManager, OutputContext
 from orchestrator.io.parquet import as_arrow, schema_metadata
 from orchestrator.keys import AssetKey
+from orchestrator.partition_mappings import AllPartitionsMapping, IdentityMapping
 from orchestrator.partitions import PartitionRange
 from orchestrator.storage.events import Event, EventType
 
@@ -62,6 +63,14 @@ class StepEnv:
         definition = self.graph.assets.get(key)
         return self.partition if definition is not None and definition.partitions else None
 
+    def upstream_partition(self, definition: AssetDefinition, dep: AssetDep, upstream: AssetDefinition) -> str | None:
+        """The partition (key, range or None for all) of `upstream` that this run reads."""
+        if upstream.partitions is None:
+            return None
+        own = self.partition_of(definition.key)
+        mapping = dep.mapping or (IdentityMapping() if own is not None else AllPartitionsMapping())
+        return mapping.upstream(own, upstream.partitions)
+
     def range_of(self, key: AssetKey) -> PartitionRange | None:
         """The range a partitioned asset covers in this run (one partition is a range of one)."""
         if self.partition_of(key) is None:
@@ -89,8 +98,8 @@ def load_inputs(definition: AssetDefinition, env: StepEnv) -> dict[str, Any]:
         upstream = env.graph.assets.get(dep.key)
         if upstream is None:  # an optional dependency that no asset defines: keep the default
             continue
-        context = InputContext(dep.key, env.partition_of(dep.key), hints.get(dep.parameter),
-                               metadata=upstream.metadata)
+        context = InputContext(dep.key, env.upstream_partition(definition, dep, upstream),
+                               hints.get(dep.parameter), metadata=upstream.metadata)
         try:
             kwargs[dep.parameter] = env.io_for(upstream).read(context)
         except IOManagerError:

@@ -400,8 +400,9 @@ def _partition_filter(key: AssetKey, partition: str, metadata: Mapping[str, Any]
         )
     if kind == "DATE" and _GRAINS[grain] == "hour":
         raise IOManagerError(f"Asset '{key}': partition_grain 'hour' needs a TIMESTAMP column; '{column}' is a DATE.")
-    start = _parse_key(key, partition)
-    end = _window_end(start, _GRAINS[grain])
+    first, _, last = partition.partition("...")  # a range of keys, both included
+    start = _parse_key(key, first)
+    end = _window_end(_parse_key(key, last or first), _GRAINS[grain])
     bounds = f"{col} >= CAST(? AS {column_type}) AND {col} < CAST(? AS {column_type})"
     return bounds, [_literal(start, kind, metadata), _literal(end, kind, metadata)]
 

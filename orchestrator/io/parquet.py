@@ -178,7 +178,26 @@ class ParquetIOManager(IOManager):
         pickled = f"{folder}/{PICKLE_FILE}"
         if self.files.exists(pickled):
             return pickle.loads(self.files.read_bytes(pickled))
+        many = self._read_partitions(context)
+        if many is not None:
+            return convert_table(many, context.expected_type) if isinstance(many, pa.Table) else many
         raise not_materialized(context.asset_key, context.partition, folder)
+
+    def _read_partitions(self, context: InputContext) -> Any:
+        """A range `start...end` of partitions, or all of them when no partition is named: tables
+        are concatenated; other values come back as {partition: value}."""
+        stored = self.partitions(context.asset_key)
+        if context.partition is not None:
+            first, sep, last = context.partition.partition("...")
+            if not sep:
+                return None
+            stored = [k for k in stored if first <= k <= last]
+        if not stored:
+            return None
+        values = {k: self.read(InputContext(context.asset_key, k, None, context.columns)) for k in stored}
+        if all(isinstance(v, pa.Table) for v in values.values()):
+            return pa.concat_tables(list(values.values()), promote_options="default")
+        return values
 
     def has(self, asset_key: AssetKey, partition: str | None = None) -> bool:
         folder = self._folder(asset_key, partition)
