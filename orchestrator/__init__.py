@@ -32,6 +32,7 @@ from orchestrator.partition_mappings import (
 from orchestrator.partitions import (
     BackfillPolicy,
     DailyPartitions,
+    DynamicPartitions,
     HourlyPartitions,
     MonthlyPartitions,
     MultiPartitions,
@@ -61,6 +62,7 @@ __all__ = [
     "CheckResult",
     "DailyPartitions",
     "DuckDBIOManager",
+    "DynamicPartitions",
     "Definitions",
     "Event",
     "EventStore",

@@ -14,7 +14,7 @@ import click
 from orchestrator import render
 from orchestrator.definitions import Definitions, load_definitions
 from orchestrator.errors import OrchestratorError
-from orchestrator.execution.materialize import build_plan, validate_partition
+from orchestrator.execution.materialize import build_plan, load_dynamic_partitions, validate_partition
 from orchestrator.execution.run import execute_plan
 from orchestrator.home import default_io_managers, project_root, resolve_home
 from orchestrator.selection import resolve
@@ -138,6 +138,7 @@ def materialize(ws: Workspace, selection: str | None, exclude: str | None, parti
                 max_concurrency: int | None, executor: str, as_json: bool) -> None:
     """Materialize the selected assets (all by default)."""
     defs = ws.defs
+    load_dynamic_partitions(defs.graph, ws.store)
     run_plan = build_plan(defs, selection, exclude)
     partition = validate_partition(defs.graph, run_plan.asset_keys, partition)
     with render.RunProgress(run_plan, enabled=not as_json) as progress:

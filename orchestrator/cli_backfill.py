@@ -11,6 +11,7 @@ import click
 from orchestrator import render
 from orchestrator.errors import SelectionError
 from orchestrator.execution.backfill import create_backfill, request_cancel, run_backfill
+from orchestrator.execution.materialize import load_dynamic_partitions
 from orchestrator.execution.partition_status import summary
 from orchestrator.selection import resolve
 from orchestrator.storage.backfills import BackfillRecord, BackfillStatus, Chunk
@@ -148,6 +149,7 @@ def partitions() -> None:
 @click.pass_obj
 def partitions_status(ws: Any, asset: str, as_json: bool) -> None:
     """Materialized, stale, failed and missing partitions of one asset."""
+    load_dynamic_partitions(ws.defs.graph, ws.store)
     keys = resolve(asset, ws.defs.graph)
     if len(keys) != 1:
         raise SelectionError(f"'{asset}' names {len(keys)} assets; name exactly one.")
@@ -158,3 +160,33 @@ def partitions_status(ws: Any, asset: str, as_json: bool) -> None:
         render.partition_summary(data)
 
 
+
+
+@partitions.command("add")
+@click.argument("name")
+@click.argument("keys", nargs=-1, required=True)
+@click.pass_obj
+def partitions_add(ws: Any, name: str, keys: tuple[str, ...]) -> None:
+    """Add keys to the dynamic partitions NAME."""
+    new = ws.store.dynamic_partitions.add(name, keys)
+    render.console.print(f"{name}: added {len(new)} of {len(keys)} keys "
+                         f"({len(ws.store.dynamic_partitions.keys(name))} in all)", markup=False)
+
+
+@partitions.command("list")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def partitions_list(ws: Any, name: str, as_json: bool) -> None:
+    """The keys of the dynamic partitions NAME."""
+    keys = ws.store.dynamic_partitions.keys(name)
+    click.echo(json.dumps(keys) if as_json else "\n".join(keys))
+
+
+@partitions.command("remove")
+@click.argument("name")
+@click.argument("keys", nargs=-1, required=True)
+@click.pass_obj
+def partitions_remove(ws: Any, name: str, keys: tuple[str, ...]) -> None:
+    """Remove keys from the dynamic partitions NAME."""
+    ws.store.dynamic_partitions.remove(name, keys)

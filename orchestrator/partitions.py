@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from orchestrator.errors import PartitionError, did_you_mean
@@ -98,6 +98,25 @@ class StaticPartitions(PartitionsDefinition):
 
     def describe(self) -> str:
         return f"static: {', '.join(self.partition_keys[:5])}{', ...' if len(self.partition_keys) > 5 else ''}"
+
+
+@dataclass(frozen=True)
+class DynamicPartitions(PartitionsDefinition):
+    """Keys added at run time: `orch partitions add NAME KEY...`, `store.dynamic_partitions.add`, or
+    `context.add_dynamic_partitions(NAME, keys)` from an asset. The keys are read from the event
+    store when a run or backfill starts."""
+
+    name: str
+    loaded: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    def keys(self, now: dt.datetime | None = None) -> list[str]:
+        return list(self.loaded)
+
+    def load(self, keys: Sequence[str]) -> None:
+        object.__setattr__(self, "loaded", tuple(keys))
+
+    def describe(self) -> str:
+        return f"dynamic '{self.name}' ({len(self.loaded)} keys)"
 
 
 _GRAINS = {

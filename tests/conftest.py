@@ -31,6 +31,6 @@ def storage_url(request, tmp_path) -> str:
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
                               poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE runs, events, asset_latest, backfills, backfill_chunks")
+        conn.exec_driver_sql("TRUNCATE runs, events, asset_latest, backfills, backfill_chunks, dynamic_partitions")
     engine.dispose()
     return url

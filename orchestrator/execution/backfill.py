@@ -19,6 +19,7 @@ from typing import Any
 
 from orchestrator.definitions import Definitions
 from orchestrator.errors import ExecutionError, PartitionError
+from orchestrator.execution.materialize import load_dynamic_partitions
 from orchestrator.execution.plan import plan
 from orchestrator.execution.run import execute_plan
 from orchestrator.graph import AssetGraph
@@ -72,6 +73,7 @@ def split_into_chunks(graph: AssetGraph, selected: frozenset[AssetKey], start: s
 def create_backfill(defs: Definitions, store: EventStore, selection: str | None, exclude: str | None,
                     start: str, end: str, options: Mapping[str, Any] | None = None) -> BackfillRecord:
     """Plan the chunks and store the backfill (nothing runs yet)."""
+    load_dynamic_partitions(defs.graph, store)
     selected = resolve(selection or "*", defs.graph, exclude)
     chunks = split_into_chunks(defs.graph, selected, start, end)
     now = time.time()

@@ -28,6 +28,7 @@ class AssetContext:
     _emit: Emit
     attempt: int = 1
     _metadata: dict[str, Any] = field(default_factory=dict)
+    _add_partitions: Callable[[str, list[str]], list[str]] | None = None
 
     @property
     def log(self) -> _EventLogger:
@@ -36,6 +37,12 @@ class AssetContext:
     def add_metadata(self, **metadata: Any) -> None:
         """Attach metadata to this materialization's event."""
         self._metadata.update(metadata)
+
+    def add_dynamic_partitions(self, name: str, keys: list[str]) -> list[str]:
+        """Add keys to the dynamic partitions `name`; returns those that were new."""
+        if self._add_partitions is None:
+            raise RuntimeError("This run has no event store to add dynamic partitions to.")
+        return self._add_partitions(name, list(keys))
 
     def _log(self, level: str, message: str) -> None:
         self._emit(

@@ -15,6 +15,7 @@ from orchestrator.graph import AssetGraph
 from orchestrator.home import default_io_managers
 from orchestrator.io.base import IOManager, MemoryIOManager
 from orchestrator.keys import AssetKey
+from orchestrator.partitions import DynamicPartitions
 from orchestrator.selection import resolve
 from orchestrator.storage.base import EventStore, MemoryEventStore
 from orchestrator.storage.events import Event
@@ -22,6 +23,13 @@ from orchestrator.storage.events import Event
 
 def _as_definitions(assets: Definitions | Iterable[AssetDefinition | AssetCheckDefinition]) -> Definitions:
     return assets if isinstance(assets, Definitions) else Definitions(assets=list(assets))
+
+
+def load_dynamic_partitions(graph: AssetGraph, store: EventStore) -> None:
+    """Give every DynamicPartitions of the graph the keys the store holds now."""
+    for definition in graph.assets.values():
+        if isinstance(definition.partitions, DynamicPartitions):
+            definition.partitions.load(store.dynamic_partitions.keys(definition.partitions.name))
 
 
 def validate_partition(graph: AssetGraph, keys: Iterable[AssetKey], partition: str | None) -> str | None:
@@ -77,6 +85,8 @@ def materialize(
     ('succeeded', 6)
     """
     defs = _as_definitions(assets)
+    store = store if store is not None else MemoryEventStore()
+    load_dynamic_partitions(defs.graph, store)
     run_plan = build_plan(defs, selection, exclude)
     partition = validate_partition(defs.graph, run_plan.asset_keys, partition)
     in_memory = home is None and io_managers is None
@@ -87,7 +97,7 @@ def materialize(
     managers.update(io_managers or {})
     return execute_plan(
         run_plan,
-        store=store if store is not None else MemoryEventStore(),
+        store=store,
         io_managers=managers,
         resources={**defs.resources, **(resources or {})},
         partition=partition,

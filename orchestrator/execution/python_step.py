@@ -48,6 +48,7 @@ class StepEnv:
     keep_values: bool = False
     previous_schemas: Mapping[tuple[AssetKey, str | None], Any] = field(default_factory=dict)
     """The schema each asset's last materialization recorded, read once when the run starts."""
+    add_partitions: Callable[[str, list[str]], list[str]] | None = None
 
     def io_for(self, definition: AssetDefinition) -> IOManager:
         try:
@@ -110,7 +111,8 @@ def load_inputs(definition: AssetDefinition, env: StepEnv) -> dict[str, Any]:
 
 def _context(definition: AssetDefinition, env: StepEnv, attempt: int) -> AssetContext:
     return AssetContext(env.run_id, definition.key, env.partition_of(definition.key),
-                        env.partition_range, env.resources, env.emit, attempt)
+                        env.partition_range, env.resources, env.emit, attempt,
+                        _add_partitions=env.add_partitions)
 
 
 def run_python_asset(definition: AssetDefinition, env: StepEnv) -> StepOutcome:

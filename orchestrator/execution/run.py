@@ -149,7 +149,8 @@ def execute_plan(
     if listener is not None:
         buffer = _Tee(buffer, listener)
     env = StepEnv(run_id, run_plan.source, io_managers, resources or {}, partition, partition_range,
-                  buffer.add, keep_values, _previous_schemas(store, run_plan))
+                  buffer.add, keep_values, _previous_schemas(store, run_plan),
+                  store.dynamic_partitions.add)
     store.create_run(RunRecord(run_id, RunStatus.STARTED, selection, run_plan.asset_keys, partition,
                                time.time(), tags=dict(tags or {})))
     buffer.add(Event(run_id, EventType.RUN_STARTED, time.time(),

@@ -20,10 +20,12 @@ LatestKey = tuple[AssetKey, str | None]
 class EventStore(ABC):
     """Where runs and their events are kept; every read the UI and CLI make goes through it.
 
-    `backfills` (a BackfillStore) keeps backfill records in the same database.
+    `backfills` (a BackfillStore) keeps backfill records in the same database, and
+    `dynamic_partitions` (a DynamicPartitionStore) the keys of dynamic partitions.
     """
 
     backfills: Any
+    dynamic_partitions: Any
 
     @abstractmethod
     def create_run(self, run: RunRecord) -> None:
@@ -106,8 +108,10 @@ class MemoryEventStore(EventStore):
 
     def __init__(self) -> None:
         from orchestrator.storage.backfills import MemoryBackfillStore
+        from orchestrator.storage.dynamic_partitions import MemoryDynamicPartitionStore
 
         self.backfills = MemoryBackfillStore()
+        self.dynamic_partitions = MemoryDynamicPartitionStore()
         self._lock = threading.Lock()
         self._runs: dict[str, RunRecord] = {}
         self._events: dict[str, list[Event]] = {}

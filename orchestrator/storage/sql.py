@@ -20,7 +20,7 @@ from orchestrator.storage.base import LatestKey, EventStore, duplicate_run, pick
 from orchestrator.storage.events import Event, EventType, RunRecord, RunStatus, dump_json, load_json
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0002"  # the newest revision in migrations/versions; a test pins it
+HEAD = "0003"  # the newest revision in migrations/versions; a test pins it
 _MIGRATION_LOCK = 7_302_114_552_871_936_001  # pg_advisory_xact_lock key for concurrent upgrades
 _WRITE = "orch_write"  # connection execution option: this transaction writes
 _IN_CHUNK = 500  # asset keys per IN (...) query
@@ -99,6 +99,14 @@ backfill_chunks = sa.Table(
     sa.Column("updated_at", sa.Double),
 )
 
+dynamic_partitions = sa.Table(
+    "dynamic_partitions",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("partition_key", sa.Text, primary_key=True),
+    sa.Column("added_at", sa.Double, nullable=False),
+)
+
 _INSERT_EVENTS = events.insert()
 # ids come back in parameter order; only batches with materializations need them
 
@@ -127,9 +135,11 @@ class SqlEventStore(EventStore):
         except BaseException:
             self._engine.dispose()
             raise
+        from orchestrator.storage.dynamic_partitions import SqlDynamicPartitionStore
         from orchestrator.storage.sql_backfills import SqlBackfillStore
 
         self.backfills = SqlBackfillStore(self)
+        self.dynamic_partitions = SqlDynamicPartitionStore(self)
 
     def __repr__(self) -> str:
         return f"SqlEventStore({self._shown!r})"

@@ -70,3 +70,25 @@ def test_backfill_needs_a_range_and_partitioned_assets(orch):
     assert "No partitioned asset" in orch("backfill", "--select", "fx_rates", "--from", "2024-01-01",
                                           "--to", "2024-01-02", code=2).output
     assert "not partitioned" in orch("partitions", "status", "fx_rates", code=2).output
+
+
+def test_dynamic_partitions_added_by_an_asset_and_by_the_cli(storage_url, tmp_path):
+    def orch(*args, code=0):
+        result = CliRunner().invoke(main, ["--defs", str(FIXTURES / "defs" / "tenants.py"),
+                                           "--home", str(tmp_path / "home"), "--storage", storage_url, *args])
+        assert result.exit_code == code, result.output
+        return result
+
+    assert "pass a partition" in orch("materialize", "--select", "tenant_usage", code=2).output
+    orch("materialize", "--select", "tenant_registry", "--json")
+    assert json.loads(orch("partitions", "list", "tenants", "--json").output) == ["acme", "globex"]
+    assert "added 1 of 2" in orch("partitions", "add", "tenants", "acme", "initech").output
+    assert "is not one of the 3 partitions" in orch("materialize", "--select", "tenant_usage",
+                                                     "--partition", "umbrella", code=2).output
+    summary = json.loads(orch("materialize", "--select", "tenant_usage", "--partition", "initech",
+                              "--json").output)
+    assert summary["status"] == "succeeded"
+    status = json.loads(orch("partitions", "status", "tenant_usage", "--json").output)
+    assert status["partitions"] == 3 and status["counts"]["materialized"] == 1
+    orch("partitions", "remove", "tenants", "globex")
+    assert json.loads(orch("partitions", "list", "tenants", "--json").output) == ["acme", "initech"]

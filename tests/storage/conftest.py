@@ -29,7 +29,7 @@ def postgres_engine(postgres_url: str) -> Iterator[sa.Engine]:
 
 def _emptied(engine: sa.Engine) -> str:
     with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE runs, events, asset_latest, backfills, backfill_chunks RESTART IDENTITY")
+        conn.exec_driver_sql("TRUNCATE runs, events, asset_latest, backfills, backfill_chunks, dynamic_partitions RESTART IDENTITY")
     return engine.url.render_as_string(hide_password=False)
 
 
