@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -119,6 +121,12 @@ class DynamicPartitions(PartitionsDefinition):
         return f"dynamic '{self.name}' ({len(self.loaded)} keys)"
 
 
+@functools.lru_cache(maxsize=64)
+def _window_keys(definition: TimeWindowPartitions, limit: dt.datetime) -> tuple[str, ...]:
+    """Keys are asked for often (validation, backfills, status): computed once per window."""
+    return definition._generate(limit)
+
+
 _GRAINS = {
     "hourly": ("%Y-%m-%d-%H:00", dt.timedelta(hours=1)),
     "daily": ("%Y-%m-%d", dt.timedelta(days=1)),
@@ -208,14 +216,28 @@ class TimeWindowPartitions(PartitionsDefinition):
     def keys(self, now: dt.datetime | None = None) -> list[str]:
         tz = ZoneInfo(self.timezone)
         limit = self.parse(self.end) if self.end else (now or dt.datetime.now(tz)).astimezone(tz)
-        moment, result = self.parse(self.start), []
+        return list(_window_keys(self, limit.replace(minute=0, second=0, microsecond=0)))
+
+    def _generate(self, limit: dt.datetime) -> tuple[str, ...]:
+        step = _GRAINS[self.grain][1]
+        start = self.parse(self.start)
+        if self.fmt is None and step is not None and self.timezone == "UTC":
+            # Fixed windows in UTC: arithmetic on naive values and C-speed isoformat.
+            count = max(0, int((limit - start) // step)) + self.end_offset
+            naive = start.replace(tzinfo=None)
+            if self.grain == "hourly":
+                stamps = ((naive + i * step).isoformat() for i in range(count))
+                return tuple(f"{t[:10]}-{t[11:13]}:00" for t in stamps)
+            day = naive.date()
+            return tuple((day + i * step).isoformat() for i in range(count))
+        moment, result = start, []
         while self.next_start(moment) <= limit:
             result.append(moment.strftime(self.key_format))
             moment = self.next_start(moment)
         for _ in range(self.end_offset):
             result.append(moment.strftime(self.key_format))
             moment = self.next_start(moment)
-        return result
+        return tuple(result)
 
     def keys_between(self, start: str, end: str) -> list[str]:
         """Keys of the windows that start within [start's window, end]: a daily range selects the
@@ -224,6 +246,9 @@ class TimeWindowPartitions(PartitionsDefinition):
         if first > last:
             raise PartitionError(f"Partition range {start}...{end} runs backwards.")
         keys = self.keys(now=max(last, first) + (self.next_start(last) - last))
+        if self.fmt is None:  # the default key formats sort as the windows do
+            return keys[bisect.bisect_left(keys, self.containing(start)):
+                        bisect.bisect_right(keys, self.containing(end))]
         return [k for k in keys if self.next_start(self.parse(k)) > first and self.parse(k) <= last]
 
     def containing(self, key: str) -> str:
