@@ -169,30 +169,41 @@ def lineage_tree(graph: AssetGraph, keys: Iterable[AssetKey]) -> None:
     console.print(tree)
 
 
-class RunProgress:
-    """A progress bar on a terminal; a plain line per finished asset otherwise."""
+class _ProgressBar:
+    """A rich progress bar while on a terminal; subclasses print plain lines otherwise."""
 
-    _DONE = {EventType.MATERIALIZATION: "succeeded", EventType.STEP_FAILED: "failed",
-             EventType.STEP_SKIPPED: "skipped", EventType.STEP_CANCELED: "canceled"}
+    label = "progress"
 
-    def __init__(self, run_plan: Plan, enabled: bool = True) -> None:
+    def __init__(self, total: int, enabled: bool) -> None:
         self.enabled = enabled
-        self.total = len(run_plan.asset_keys)
+        self.total = total
         self.interactive = enabled and sys.stdout.isatty()
-        self._lock = threading.Lock()
         self._progress: Progress | None = None
 
-    def __enter__(self) -> RunProgress:
+    def __enter__(self):
         if self.interactive:
             self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
                                       MofNCompleteColumn(), TimeElapsedColumn(), console=console)
             self._progress.start()
-            self._task = self._progress.add_task("materializing", total=self.total)
+            self._task = self._progress.add_task(self.label, total=self.total)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+
+class RunProgress(_ProgressBar):
+    """A progress bar on a terminal; a plain line per finished asset otherwise."""
+
+    label = "materializing"
+
+    _DONE = {EventType.MATERIALIZATION: "succeeded", EventType.STEP_FAILED: "failed",
+             EventType.STEP_SKIPPED: "skipped", EventType.STEP_CANCELED: "canceled"}
+
+    def __init__(self, run_plan: Plan, enabled: bool = True) -> None:
+        super().__init__(len(run_plan.asset_keys), enabled)
+        self._lock = threading.Lock()
 
     def on_event(self, event: Event) -> None:
         if not self.enabled:
@@ -246,26 +257,13 @@ def partition_summary(data: dict[str, Any]) -> None:
         console.print(f"  {run['status']:<12} {span} ({run['count']})", markup=False)
 
 
-class ChunkProgress:
+class ChunkProgress(_ProgressBar):
     """A progress bar over a backfill's chunks on a terminal; a line per chunk otherwise."""
 
+    label = "backfill"
+
     def __init__(self, chunks: list[Any], enabled: bool = True) -> None:
-        self.enabled = enabled
-        self.total = sum(1 for c in chunks if c.status.value != "succeeded")
-        self.interactive = enabled and sys.stdout.isatty()
-        self._progress: Progress | None = None
-
-    def __enter__(self) -> ChunkProgress:
-        if self.interactive:
-            self._progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                      MofNCompleteColumn(), TimeElapsedColumn(), console=console)
-            self._progress.start()
-            self._task = self._progress.add_task("backfill", total=self.total)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+        super().__init__(sum(1 for c in chunks if c.status.value != "succeeded"), enabled)
 
     def on_chunk(self, chunk: Any, status: Any) -> None:
         if not self.enabled or status.value == "running":

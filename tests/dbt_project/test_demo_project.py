@@ -184,7 +184,7 @@ def test_manifest_has_every_resource_type_and_materialization(lakehouse: Lakehou
     assert manifest["exposures"] and manifest["groups"]
 
     revenue = manifest["nodes"]["model.lakehouse.fct_daily_revenue"]
-    assert revenue["config"]["meta"]["partition"] == {"column": "order_date", "grain": "day"}
+    assert revenue["config"]["meta"]["partition"] == {"column": "order_date", "grain": "day", "start": "2024-01-01"}
     assert revenue["config"]["incremental_strategy"] == "delete+insert"
     events = manifest["nodes"]["model.lakehouse.fct_daily_events"]
     assert events["config"]["incremental_strategy"] == "microbatch"
