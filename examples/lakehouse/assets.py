@@ -54,6 +54,12 @@ def revenue_forecast(context, daily: pa.Table) -> pa.Table:
     return pa.table({"day": pa.array(horizon, pa.date32()), "revenue_forecast": forecast})
 
 
+@asset(key_prefix="lake", io_manager="files", group="raw", kinds=["python", "parquet"])
+def fx_rates() -> pa.Table:
+    """Daily exchange rates, written as Parquet that dbt reads in place (source lake.fx_rates)."""
+    return raw_data.fx_rates()
+
+
 @asset(ins={"day": "marts/fct_daily_revenue"}, partitions=DailyPartitions(start="2024-01-01"),
        group="forecast", kinds=["python", "parquet"])
 def revenue_digest(context, day: pa.Table) -> pa.Table:

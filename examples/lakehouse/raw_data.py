@@ -30,6 +30,7 @@ __all__ = [
     "customers",
     "events",
     "events_range",
+    "fx_rates",
     "orders",
     "payments",
 ]
@@ -237,3 +238,23 @@ def events_range(start: datetime.date, end: datetime.date) -> pa.Table:
     if not days:
         return EVENTS_SCHEMA.empty_table()
     return pa.concat_tables([events(day) for day in days])
+
+
+FX_CURRENCIES = ("EUR", "GBP", "JPY", "CAD")
+
+
+def fx_rates() -> pa.Table:
+    """Daily US dollars per unit of four currencies over 2024 (a random walk, seeded)."""
+    rng = random.Random(SEED + 7)
+    level = {"EUR": 1.09, "GBP": 1.27, "JPY": 0.0069, "CAD": 0.74}
+    days, currencies, rates = [], [], []
+    day = FIRST_DAY
+    while day <= LAST_DAY:
+        for currency in FX_CURRENCIES:
+            level[currency] *= 1 + rng.gauss(0, 0.003)
+            days.append(day)
+            currencies.append(currency)
+            rates.append(round(level[currency], 6))
+        day += datetime.timedelta(days=1)
+    return pa.table({"rate_date": pa.array(days, pa.date32()), "currency": currencies,
+                     "usd_per_unit": pa.array(rates, pa.float64())})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import pickle
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ PROJECT_DIRS_KEY = ("model-paths", "seed-paths", "snapshot-paths", "test-paths",
                     "analysis-paths")
 DEFAULT_DIRS = ("models", "seeds", "snapshots", "tests", "macros", "analyses")
 SOURCE_SUFFIXES = (".sql", ".yml", ".yaml", ".csv", ".py", ".md")
+PARSE_ENV = ("ORCH_HOME", "ORCH_WAREHOUSE_PATH")
+"""Variables the demo's profile and sources read: dbt bakes their values (file paths) into the
+manifest, so a manifest parsed under other values is stale."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,24 @@ class DbtProject:
     def is_stale(self) -> bool:
         if not self.manifest_path.exists():
             return True
+        if self.parse_env_changed():
+            return True
         return self.newest_source_mtime() > self.manifest_path.stat().st_mtime_ns
+
+    @property
+    def parse_env_path(self) -> Path:
+        return self.target_path / "orch_parse_env.json"
+
+    def parse_env(self) -> dict[str, str | None]:
+        return {name: os.environ.get(name) for name in PARSE_ENV}
+
+    def parse_env_changed(self) -> bool:
+        """True when the manifest was parsed (by us) under other values of PARSE_ENV."""
+        try:
+            recorded = json.loads(self.parse_env_path.read_text())
+        except (FileNotFoundError, ValueError):
+            return False
+        return recorded != self.parse_env()
 
     # -- manifest and nodes -------------------------------------------------------------------
 

@@ -48,8 +48,16 @@ def resolve(catalog_url: str | None, warehouse: str | Path | None, properties: M
             name: str, home: Path, lock_timeout: float) -> CatalogConfig:
     """The catalog the IO manager's arguments describe (home is `$ORCH_HOME`, resolved by the caller)."""
     props = {k: str(v) for k, v in (properties or {}).items()}
-    if catalog_url is None and props.get("type", "sql") != "sql":  # REST, Glue, Hive...: pass through
-        uri = props.get("uri", props.get("type", "?"))
+    if props.get("type", "sql") != "sql":  # REST, Glue, Hive...: pass through
+        if catalog_url is not None:
+            raise IOManagerError(
+                f"IcebergIOManager got both catalog_url '{_hide_password(catalog_url)}' (a SQL catalog) and "
+                f"catalog_properties of type '{props['type']}': give the {props['type']} catalog's `uri` in "
+                "catalog_properties, or drop its `type` to use the SQL catalog."
+            )
+        if warehouse is not None:
+            props.setdefault("warehouse", _warehouse_uri(warehouse))
+        uri = props.get("uri", props["type"])
         return CatalogConfig(name, props, _hide_password(uri), urllib.parse.urlsplit(uri).password)
     if catalog_url is None:
         catalog_url = props.pop("uri", None) or f"sqlite:///{home / CATALOG_FILE}"

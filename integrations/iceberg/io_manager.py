@@ -20,7 +20,12 @@ from typing import Any
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    NoSuchTableError,
+    TableAlreadyExistsError,
+    ValidationException,
+)
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.io.pyarrow import _pyarrow_schema_ensure_small_types, schema_to_pyarrow
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC
@@ -44,6 +49,12 @@ WRITE_MODES = ("replace", "append")
 COMMIT_RETRIES = 20
 LOCK_TIMEOUT = 30.0
 PARTITION_PROPERTY = "orch.partition"
+# pyiceberg retries a lost commit itself (re-validating it), from 100 ms; a SQL catalog commit is cheap
+# to retry sooner. Set on tables this IO manager creates; `table_properties` overrides.
+TABLE_DEFAULTS = {"commit.retry.min-wait-ms": "20", "commit.retry.max-wait-ms": "2000"}
+
+# A replace that finds nothing to delete (the first write of a partition) is normal here.
+warnings.filterwarnings("ignore", message="Delete operation did not match any records", category=UserWarning)
 
 
 class IcebergIOManager(IOManager):
@@ -68,15 +79,16 @@ class IcebergIOManager(IOManager):
         self.home = home
         self.lock_timeout = lock_timeout
         self.chunk_bytes = chunk_bytes
-        self.table_properties = dict(table_properties or {})
+        self.table_properties = {**TABLE_DEFAULTS, **(table_properties or {})}
         self._metadata: dict[AssetKey, Mapping[str, Any]] = {}
         self._lock = threading.Lock()
         self._catalog: tuple[int, Catalog] | None = None
+        self._namespaces: set[tuple[str, ...]] = set()  # known to exist in the catalog
         self._config: catalogs.CatalogConfig | None = None
 
     def __getstate__(self) -> dict[str, Any]:  # picklable for process pools: no lock, no connections
         state = self.__dict__.copy()
-        state.update(_lock=None, _catalog=None)
+        state.update(_lock=None, _catalog=None, _namespaces=set())
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -156,7 +168,9 @@ class IcebergIOManager(IOManager):
         ident = self.identifier(key)
         with catalogs.catalog_errors(self.config, f" (writing asset '{key}')"):
             catalog = self.catalog()
-            catalogs.ensure_namespace(catalog, ident[:-1])
+            if ident[:-1] not in self._namespaces:
+                catalogs.ensure_namespace(catalog, ident[:-1])
+                self._namespaces.add(ident[:-1])
             files = DataFiles(source)
             table, evolution = self._commit(catalog, ident, key, partition, partitioning, incoming,
                                             files, mode == "append", properties)
@@ -184,7 +198,9 @@ class IcebergIOManager(IOManager):
             try:
                 return self._commit_once(catalog, ident, key, partition, partitioning, incoming, files,
                                          append, properties)
-            except (CommitFailedException, TableAlreadyExistsError) as exc:
+            except (CommitFailedException, TableAlreadyExistsError, ValidationException, ValueError) as exc:
+                if isinstance(exc, ValueError) and "staged table" not in str(exc):
+                    raise  # not a lost race (pyiceberg's own retry cannot refresh a table being created)
                 if attempt == COMMIT_RETRIES - 1:
                     raise IOManagerError(
                         f"Asset '{key}': the Iceberg table {'.'.join(ident)} kept changing under concurrent "
@@ -213,24 +229,19 @@ class IcebergIOManager(IOManager):
             if evolution:
                 with tx.update_schema() as update:
                     evolution.apply(update)
-            if partitioning and not partitioning.matches(tx.table_metadata.spec(), tx.table_metadata.schema()):
+            if partitioning and not partitioning.matches(table.spec(), table.schema()):
                 _evolve_spec(tx, partitioning)
-        schema = tx.table_metadata.schema()
+        metadata = tx.table_metadata  # computed anew on each access: once is enough (the delete adds no schema)
+        schema = metadata.schema()
         selection = partitioning.select(partition, schema) if partitioning and partition is not None else None
         if table is not None and table.current_snapshot() is not None and not append:
-            self._delete(tx, selection.expression if selection else AlwaysTrue(), properties)
+            tx.delete(selection.expression if selection else AlwaysTrue(), snapshot_properties=properties)
         files.io = (table or tx._table).io
-        data_files = files.for_metadata(tx.table_metadata, selection.check if selection else None)
+        data_files = files.for_metadata(metadata, selection.check if selection else None)
         with tx.update_snapshot(snapshot_properties=properties).fast_append() as appended:
             for data_file in data_files:
                 appended.append_data_file(data_file)
         return tx.commit_transaction(), evolution
-
-    @staticmethod
-    def _delete(tx: Transaction, expression: BooleanExpression, properties: dict[str, str]) -> None:
-        with warnings.catch_warnings():  # "Delete operation did not match any records": fine
-            warnings.simplefilter("ignore")
-            tx.delete(expression, snapshot_properties=properties)
 
     # -- read -------------------------------------------------------------------------------------
 

@@ -31,7 +31,14 @@ from pyiceberg.expressions import (
 )
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
-from pyiceberg.transforms import DayTransform, HourTransform, IdentityTransform, MonthTransform, Transform, YearTransform
+from pyiceberg.transforms import (
+    DayTransform,
+    HourTransform,
+    IdentityTransform,
+    MonthTransform,
+    Transform,
+    YearTransform,
+)
 from pyiceberg.types import DateType, IcebergType, TimestampType, TimestamptzType
 
 from orchestrator.errors import IOManagerError
@@ -252,9 +259,9 @@ def _find(partitioning: Partitioning, schema: Schema) -> Any:
         return schema.find_field(partitioning.column)
     except ValueError:
         raise IOManagerError(
-            f"Asset '{partitioning.asset}': the table has no partition column '{partitioning.column}' "
-            f"(columns: {', '.join(f.name for f in schema.fields)}). Fix `partition_column` in the "
-            "asset's metadata."
+            f"Asset '{partitioning.asset}' has no partition column '{partitioning.column}' "
+            f"(columns: {', '.join(f.name for f in schema.fields)}). Add it to the data, or fix "
+            "`partition_column` in the asset's metadata."
         ) from None
 
 

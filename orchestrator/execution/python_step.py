@@ -100,7 +100,8 @@ def load_inputs(definition: AssetDefinition, env: StepEnv) -> dict[str, Any]:
         if upstream is None:  # an optional dependency that no asset defines: keep the default
             continue
         context = InputContext(dep.key, env.upstream_partition(definition, dep, upstream),
-                               hints.get(dep.parameter), metadata=upstream.metadata)
+                               hints.get(dep.parameter), metadata=upstream.metadata,
+                               partitions=upstream.partitions)
         try:
             kwargs[dep.parameter] = env.io_for(upstream).read(context)
         except IOManagerError:
@@ -130,7 +131,8 @@ def run_python_asset(definition: AssetDefinition, env: StepEnv) -> StepOutcome:
         if value is not None:
             _check_schema_change(definition, value, env)
             stored = env.io_for(definition).write(
-                OutputContext(key, env.partition_of(key), env.run_id, definition.metadata), value
+                OutputContext(key, env.partition_of(key), env.run_id, definition.metadata,
+                              definition.partitions), value
             )
             metadata = {**stored, **metadata}
         env.event(EventType.MATERIALIZATION, key, metadata=metadata,

@@ -51,7 +51,8 @@ class RunResult:
             return self.values[asset_key]
         definition = self.graph.get(asset_key)
         part = self.partition if definition.partitions else None
-        context = InputContext(asset_key, part, metadata=definition.metadata)
+        context = InputContext(asset_key, part, metadata=definition.metadata,
+                               partitions=definition.partitions)
         return self.io_managers[definition.io_manager].read(context)
 
 

@@ -20,6 +20,8 @@ class OutputContext:
     partition: str | None = None
     run_id: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    partitions: Any = None
+    """The asset's PartitionsDefinition, when it is partitioned."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,8 @@ class InputContext:
     expected_type: Any = None
     columns: Sequence[str] | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    partitions: Any = None
+    """The asset's PartitionsDefinition, when it is partitioned."""
 
 
 class IOManager(ABC):

@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pyarrow.compute as pc
 import pytest
 from dbt.cli.main import dbtRunner, dbtRunnerResult
@@ -55,7 +56,7 @@ class Dbt:
     def __call__(self, *args: str) -> dbtRunnerResult:
         with pytest.MonkeyPatch.context() as env:
             env.setenv("ORCH_WAREHOUSE_PATH", str(self.warehouse))
-            env.delenv("ORCH_HOME", raising=False)
+            env.setenv("ORCH_HOME", str(self.workdir))  # where the Parquet source lake.fx_rates is
             return dbtRunner(manifest=self.manifest).invoke(
                 [
                     *args,
@@ -125,6 +126,9 @@ def lakehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lakehouse]:
     workdir = tmp_path_factory.mktemp("lakehouse")
     raw = _raw_tables()
     _load(workdir / "warehouse.duckdb", raw)
+    fx_file = workdir / "files" / "lake" / "fx_rates" / "data.parquet"
+    fx_file.parent.mkdir(parents=True)
+    pq.write_table(raw_data.fx_rates(), fx_file)
     dbt = Dbt(warehouse=workdir / "warehouse.duckdb", workdir=workdir)
     dbt.manifest = dbt.ok("parse")
     build = dbt.ok(
@@ -180,7 +184,7 @@ def test_manifest_has_every_resource_type_and_materialization(lakehouse: Lakehou
     tests = [n for n in nodes if n["resource_type"] == "test"]
     assert any("test_metadata" in t for t in tests)  # generic
     assert any("test_metadata" not in t for t in tests)  # singular
-    assert len(manifest["sources"]) == 4
+    assert len(manifest["sources"]) == 5  # raw.* in the warehouse, lake.fx_rates a Parquet file
     assert manifest["exposures"] and manifest["groups"]
 
     revenue = manifest["nodes"]["model.lakehouse.fct_daily_revenue"]

@@ -11,9 +11,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from examples.lakehouse.assets import customers, events, orders, payments, revenue_forecast
+from examples.lakehouse.assets import customers, events, fx_rates, orders, payments, revenue_forecast
 from integrations.dbt import DbtProject, dbt_assets
-from orchestrator import Definitions, DuckDBIOManager, MemoryEventStore, asset, materialize
+from orchestrator import Definitions, DuckDBIOManager, MemoryEventStore, ParquetIOManager, asset, materialize
 from orchestrator.execution.run import RunResult
 from tests.conftest import FIXTURES
 
@@ -44,9 +44,10 @@ class Lakehouse:
 
     def defs(self, **runner: object) -> Definitions:
         return Definitions(
-            assets=[customers, orders, payments, events, *dbt_assets(self.project, **runner),
+            assets=[customers, orders, payments, events, fx_rates, *dbt_assets(self.project, **runner),
                     revenue_forecast, customer_scores, fragile_report],
-            io_managers={"warehouse": DuckDBIOManager(self.warehouse)},
+            io_managers={"warehouse": DuckDBIOManager(self.warehouse),
+                         "files": ParquetIOManager(self.home / "files", pickle_fallback=False)},
         )
 
     def materialize(self, selection: str, **kw: object) -> RunResult:
@@ -68,15 +69,17 @@ def lakehouse(lakehouse_root: Path) -> Iterator[Lakehouse]:
     home = lakehouse_root.parent / "home"
     warehouse = home / "warehouse.duckdb"
     home.mkdir()
-    previous = os.environ.get("ORCH_WAREHOUSE_PATH")
+    previous = {name: os.environ.get(name) for name in ("ORCH_WAREHOUSE_PATH", "ORCH_HOME")}
     os.environ["ORCH_WAREHOUSE_PATH"] = str(warehouse)
+    os.environ["ORCH_HOME"] = str(home)  # dbt's source lake.fx_rates reads files under it
     project = DbtProject(lakehouse_root)
     project.parse()
     yield Lakehouse(lakehouse_root, project, warehouse, home)
-    if previous is None:
-        os.environ.pop("ORCH_WAREHOUSE_PATH", None)
-    else:
-        os.environ["ORCH_WAREHOUSE_PATH"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

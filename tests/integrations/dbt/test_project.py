@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -54,3 +55,12 @@ def test_a_changed_file_makes_the_manifest_stale_and_never_mode_says_what_to_run
 def test_a_directory_without_dbt_project_yml_is_refused(tmp_path):
     with pytest.raises(ManifestError, match="not a dbt project"):
         DbtProject(tmp_path)
+
+
+def test_a_manifest_parsed_under_another_home_is_stale(project_dir, monkeypatch):
+    project = DbtProject(project_dir, reparse="never")
+    monkeypatch.setenv("ORCH_HOME", "/one/home")
+    project.parse_env_path.write_text(json.dumps(project.parse_env()))
+    assert not project.is_stale()
+    monkeypatch.setenv("ORCH_HOME", "/another/home")
+    assert project.is_stale()

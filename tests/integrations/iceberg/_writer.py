@@ -4,8 +4,8 @@
 
 `both READY BARRIER DAY...`: touch READY, wait for BARRIER, then for each day overwrite that daily
 partition of `raw/events` (100 rows) and append 10 rows to `raw/appended`.
-`stream BATCHES MARKER`: stream BATCHES record batches into `raw/big`, touching MARKER after the
-first few and then going on slowly, to be killed midway.
+`stream BATCHES MARKER [GO]`: (once GO exists) stream BATCHES record batches into `raw/big`, touching
+MARKER after the first few and then going on slowly, to be killed midway.
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ def main(url: str, warehouse: str, name: str, mode: str, *args: str) -> None:
             io.write(OutputContext(AssetKey.parse("raw/appended"), None, None, {"write_mode": "append"}),
                      day_rows(day, 10))
     elif mode == "stream":
+        if len(args) > 2:  # started early, to overlap its start-up with other work: wait for GO
+            while not Path(args[2]).exists():
+                time.sleep(0.002)
         io.chunk_bytes = 1 << 20  # many small data files: the kill lands between them
         io.write(OutputContext(AssetKey.parse("raw/big"), None, None, {}), _stream(int(args[0]), Path(args[1])))
     else:

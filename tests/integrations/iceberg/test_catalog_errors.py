@@ -49,6 +49,13 @@ def test_other_catalog_types_pass_their_properties_through(tmp_path):
     io = IcebergIOManager(catalog_properties={"type": "rest", "uri": "http://user:pw@127.0.0.1:1/catalog"})
     assert io.config.properties["type"] == "rest"
     assert io.config.shown == "http://user:***@127.0.0.1:1/catalog"
-    with pytest.raises(IOManagerError, match=r"Cannot reach the Iceberg catalog http://user:\*\*\*@127.0.0.1:1") as caught:
+    unreachable = r"Cannot reach the Iceberg catalog http://user:\*\*\*@127.0.0.1:1"
+    with pytest.raises(IOManagerError, match=unreachable) as caught:
         write(io, "t", day_rows("2024-01-01", 1))
     assert ":pw@" not in str(caught.value)
+
+
+def test_a_sql_catalog_url_and_another_catalog_type_do_not_mix(tmp_path):
+    io = IcebergIOManager("sqlite:///x.db", catalog_properties={"type": "rest", "uri": "http://h/c"})
+    with pytest.raises(IOManagerError, match="both catalog_url 'sqlite:///x.db'.*type 'rest'"):
+        write(io, "t", day_rows("2024-01-01", 1))

@@ -48,6 +48,30 @@ def test_two_threads_overwriting_different_partitions_and_appending_lose_nothing
     assert read(io, "raw/appended").num_rows == 60
 
 
+def test_two_threads_overwriting_the_same_partition_leave_one_writers_rows(make_io):
+    io = make_io()
+    write(io, "raw/events", day_rows("2024-01-01", 5), "2024-01-01", DAILY)
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def writer(first_id: int) -> None:
+        try:
+            start.wait()
+            write(io, "raw/events", day_rows("2024-01-01", 20, start=first_id), "2024-01-01", DAILY)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(first,)) for first in (1000, 2000)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors, errors
+    ids = sorted(read(io, "raw/events")["id"].to_pylist())
+    assert ids in (list(range(1000, 1020)), list(range(2000, 2020)))  # the last commit wins, whole
+
+
 def _spawn(catalog: dict, *args: str) -> subprocess.Popen:
     argv = [sys.executable, "-m", WRITER, catalog["catalog_url"], str(catalog["warehouse"]),
             catalog["catalog_name"], *args]
@@ -92,32 +116,32 @@ def test_two_processes_overwriting_different_partitions_and_appending_lose_nothi
     assert read(io, "raw/appended").num_rows == 60
 
 
-def _kill_midway(catalog: dict, tmp_path: Path) -> None:
-    marker = tmp_path / "midway"
-    marker.unlink(missing_ok=True)
-    with _processes(_spawn(catalog, "stream", "400", str(marker))) as procs:
-        _wait_until(marker.exists, procs)
-        time.sleep(0.3)  # several data files written, the commit far away
-        os.kill(procs[0].pid, signal.SIGKILL)
-        assert procs[0].wait(timeout=10) == -signal.SIGKILL
+def _kill_midway(proc: subprocess.Popen, marker: Path) -> None:
+    _wait_until(marker.exists, [proc])
+    time.sleep(0.3)  # several data files written, the commit far away
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait(timeout=10) == -signal.SIGKILL
 
 
 def test_a_writer_killed_mid_write_leaves_the_previous_snapshot_and_the_next_run_succeeds(catalog, make_io, tmp_path):
     io = make_io()
     big = AssetKey.parse("raw/big")
+    first_marker, second_marker, go = tmp_path / "first", tmp_path / "second", tmp_path / "go"
+    with _processes(_spawn(catalog, "stream", "400", str(first_marker)),
+                    _spawn(catalog, "stream", "400", str(second_marker), str(go))) as (first, second):
+        _kill_midway(first, first_marker)  # the very first write: no table appears at all
+        assert not io.has(big)
+        with pytest.raises(IOManagerError, match="has not been materialized"):
+            read(io, "raw/big")
+        data_dir = Path(catalog["warehouse"]) / "raw" / "big" / "data"
+        assert data_dir.exists() and any(data_dir.iterdir())  # orphan files, referenced by nothing
 
-    _kill_midway(catalog, tmp_path)  # the very first write: no table appears at all
-    assert not io.has(big)
-    with pytest.raises(IOManagerError, match="has not been materialized"):
-        read(io, "raw/big")
-    data_dir = Path(catalog["warehouse"]) / "raw" / "big" / "data"
-    assert data_dir.exists() and any(data_dir.iterdir())  # orphan files, referenced by nothing
-
-    first = write(io, "raw/big", day_rows("2024-01-01", 7))
-    _kill_midway(catalog, tmp_path)  # a later write: the table stays at the previous snapshot
-    assert io.table("raw/big").current_snapshot().snapshot_id == first["snapshot_id"]
-    assert read(io, "raw/big").num_rows == 7
+        before = write(io, "raw/big", day_rows("2024-01-01", 7))
+        go.touch()
+        _kill_midway(second, second_marker)  # a later write: the table stays at the previous snapshot
+        assert io.table("raw/big").current_snapshot().snapshot_id == before["snapshot_id"]
+        assert read(io, "raw/big").num_rows == 7
 
     again = write(io, "raw/big", day_rows("2024-01-02", 9))
     assert read(io, "raw/big").num_rows == 9
-    assert again["snapshot_id"] != first["snapshot_id"]
+    assert again["snapshot_id"] != before["snapshot_id"]

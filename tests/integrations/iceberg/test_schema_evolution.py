@@ -52,7 +52,8 @@ def test_data_narrower_than_the_table_is_cast_without_a_schema_change(io):
 @pytest.mark.parametrize(("old", "new", "message"), [
     (pa.array(["a"]), pa.array([1], pa.int64()), "column 'v' is string in the table but long in the data"),
     (pa.array([1], pa.int64()), pa.array([1.0]), "column 'v' is long in the table but double in the data"),
-    (pa.array([decimal.Decimal("1.25")], pa.decimal128(6, 2)), pa.array([decimal.Decimal("1.250")], pa.decimal128(10, 3)),
+    (pa.array([decimal.Decimal("1.25")], pa.decimal128(6, 2)),
+     pa.array([decimal.Decimal("1.250")], pa.decimal128(10, 3)),
      r"column 'v' is decimal\(6, 2\) in the table but decimal\(10, 3\) in the data"),
 ])
 def test_an_incompatible_type_change_is_refused_naming_column_and_types_and_nothing_is_committed(io, old, new, message):
