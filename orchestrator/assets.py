@@ -99,12 +99,13 @@ class AssetDefinition:
     range_parameter: str | None = None
     """The parameter (annotated PartitionRange) that receives the range a run covers."""
 
-    def effective_backfill_policy(self) -> BackfillPolicy:
-        """Explicit policy, else one run for the whole range for batch runners (dbt) and functions
-        that take a PartitionRange, else one run per partition."""
+    def effective_backfill_policy(self, io_writes_ranges: bool = False) -> BackfillPolicy:
+        """Explicit policy, else one run for the whole range for batch runners (dbt), functions that
+        take a PartitionRange and assets whose IO manager writes ranges (Iceberg), else one run per
+        partition."""
         if self.backfill_policy is not None:
             return self.backfill_policy
-        if self.runner is not None or self.range_parameter is not None:
+        if self.runner is not None or self.range_parameter is not None or io_writes_ranges:
             return BackfillPolicy.single_run()
         return BackfillPolicy.per_partition()
 

@@ -203,7 +203,8 @@ def runs_show(ws: Workspace, run_id: str, as_json: bool) -> None:
 @click.option("--columns", is_flag=True, help="Column-level lineage: edges between columns.")
 @_json
 @click.pass_context
-def lineage(ctx: click.Context, selection: str | None, exclude: str | None, columns: bool, as_json: bool) -> None:
+def lineage(ctx: click.Context, selection: str | None, exclude: str | None, columns: bool,
+            as_json: bool) -> None:
     """Lineage edges among the selected assets (`--columns`: between their columns)."""
     if ctx.invoked_subcommand is not None:
         return

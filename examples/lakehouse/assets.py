@@ -7,7 +7,7 @@ import datetime as dt
 import pyarrow as pa
 
 from examples.lakehouse import raw_data
-from orchestrator import DailyPartitions, asset
+from orchestrator import DailyPartitions, PartitionRange, asset
 
 DAYS = (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
 
@@ -60,11 +60,22 @@ def fx_rates() -> pa.Table:
     return raw_data.fx_rates()
 
 
-@asset(ins={"day": "marts/fct_daily_revenue"}, partitions=DailyPartitions(start="2024-01-01"),
-       group="forecast", kinds=["python", "parquet"])
-def revenue_digest(context, day: pa.Table) -> pa.Table:
-    """One day's revenue with its weekday: a partitioned Python asset downstream of dbt."""
-    revenue = [float(v) for v in day["revenue"].to_pylist()]
-    weekday = dt.date.fromisoformat(context.partition_key).strftime("%A")
-    return pa.table({"order_date": day["order_date"], "weekday": [weekday] * day.num_rows,
-                     "revenue": revenue, "orders": day["order_count"]})
+@asset(key_prefix="lake", io_manager="iceberg", group="raw", kinds=["python", "iceberg"])
+def marketing_spend() -> pa.Table:
+    """Daily marketing spend, an Iceberg table that dbt reads in place (source lake.marketing_spend)."""
+    return raw_data.marketing_spend()
+
+
+@asset(ins={"daily": "marts/fct_daily_revenue"}, partitions=DailyPartitions(start="2024-01-01"),
+       io_manager="iceberg", metadata={"partition_column": "order_date", "partition_grain": "day"},
+       group="forecast", kinds=["python", "iceberg"])
+def revenue_digest(days: PartitionRange, daily: pa.Table) -> pa.Table:
+    """Each day's revenue with its weekday: a daily-partitioned Iceberg asset downstream of dbt.
+    It takes a PartitionRange, so a backfill writes its whole range in one Iceberg commit."""
+    daily = daily.sort_by("order_date")
+    return pa.table({
+        "order_date": daily["order_date"],
+        "weekday": [d.strftime("%A") for d in daily["order_date"].to_pylist()],
+        "revenue": daily["revenue"].cast(pa.float64()),
+        "orders": daily["order_count"],
+    })

@@ -10,9 +10,10 @@ import os
 from pathlib import Path
 
 from examples.lakehouse.assets import (
-    customers, events, fx_rates, orders, payments, revenue_digest, revenue_forecast,
+    customers, events, fx_rates, marketing_spend, orders, payments, revenue_digest, revenue_forecast,
 )
 from integrations.dbt import DbtProject, dbt_assets
+from integrations.iceberg import IcebergIOManager
 from orchestrator import Definitions, DuckDBIOManager, ParquetIOManager
 from orchestrator.home import resolve_home
 
@@ -22,9 +23,10 @@ WAREHOUSE = Path(os.environ.get("ORCH_WAREHOUSE_PATH") or resolve_home() / "ware
 project = DbtProject(ROOT / "dbt_project")
 
 defs = Definitions(
-    assets=[customers, orders, payments, events, fx_rates, *dbt_assets(project), revenue_forecast,
+    assets=[customers, orders, payments, events, fx_rates, marketing_spend, *dbt_assets(project), revenue_forecast,
             revenue_digest],
     io_managers={"warehouse": DuckDBIOManager(WAREHOUSE),
-                 "files": ParquetIOManager(resolve_home() / "files", pickle_fallback=False)},
+                 "files": ParquetIOManager(resolve_home() / "files", pickle_fallback=False),
+                 "iceberg": IcebergIOManager()},
     root=ROOT,
 )

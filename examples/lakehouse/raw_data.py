@@ -31,6 +31,7 @@ __all__ = [
     "events",
     "events_range",
     "fx_rates",
+    "marketing_spend",
     "orders",
     "payments",
 ]
@@ -258,3 +259,21 @@ def fx_rates() -> pa.Table:
         day += datetime.timedelta(days=1)
     return pa.table({"rate_date": pa.array(days, pa.date32()), "currency": currencies,
                      "usd_per_unit": pa.array(rates, pa.float64())})
+
+
+MARKETING_CHANNELS = ("search", "social", "email", "affiliates")
+
+
+def marketing_spend() -> pa.Table:
+    """Daily spend in US dollars per marketing channel over 2024 (seeded)."""
+    rng = random.Random(SEED + 11)
+    days, channels, spend = [], [], []
+    day = FIRST_DAY
+    while day <= LAST_DAY:
+        for channel in MARKETING_CHANNELS:
+            days.append(day)
+            channels.append(channel)
+            spend.append(Decimal(f"{rng.uniform(50, 900):.2f}"))
+        day += datetime.timedelta(days=1)
+    return pa.table({"spend_date": pa.array(days, pa.date32()), "channel": channels,
+                     "spend_usd": pa.array(spend, pa.decimal128(12, 2))})

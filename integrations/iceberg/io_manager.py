@@ -66,6 +66,8 @@ class IcebergIOManager(IOManager):
     (a range 'START...END' replaces the range); an unpartitioned write replaces the table or appends.
     """
 
+    writes_ranges = True  # a range is one overwrite commit: backfills run it whole by default
+
     def __init__(self, catalog_url: str | None = None, warehouse: str | Path | None = None,
                  namespace: str | None = None, catalog_properties: Mapping[str, Any] | None = None, *,
                  catalog_name: str = "orch", home: str | Path | None = None,

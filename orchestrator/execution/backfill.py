@@ -41,7 +41,9 @@ def _partitions_of(graph: AssetGraph, keys: tuple[AssetKey, ...]) -> PartitionsD
     return found.pop()
 
 
-def split_into_chunks(graph: AssetGraph, selected: frozenset[AssetKey], start: str, end: str) -> list[Chunk]:
+def split_into_chunks(graph: AssetGraph, selected: frozenset[AssetKey], start: str, end: str,
+                      range_writers: frozenset[str] = frozenset()) -> list[Chunk]:
+    """`range_writers`: names of IO managers that write a range in one commit."""
     executable = {k for k in selected if graph.assets[k].executable}
     partitioned = {k for k in executable if graph.assets[k].partitions is not None}
     if not partitioned:
@@ -61,7 +63,8 @@ def split_into_chunks(graph: AssetGraph, selected: frozenset[AssetKey], start: s
         keys = partitions.keys_between(start, end)
         if not keys:
             raise PartitionError(f"No partition of {', '.join(map(str, step.assets))} lies in {start}...{end}.")
-        sizes = [graph.assets[k].effective_backfill_policy() for k in step.assets]
+        sizes = [graph.assets[k].effective_backfill_policy(graph.assets[k].io_manager in range_writers)
+                 for k in step.assets]
         policy = min(sizes, key=lambda p: p.size or len(keys))
         for part in policy.split(keys):
             add(step.assets, part)
@@ -75,7 +78,8 @@ def create_backfill(defs: Definitions, store: EventStore, selection: str | None,
     """Plan the chunks and store the backfill (nothing runs yet)."""
     load_dynamic_partitions(defs.graph, store)
     selected = resolve(selection or "*", defs.graph, exclude)
-    chunks = split_into_chunks(defs.graph, selected, start, end)
+    range_writers = frozenset(n for n, io in defs.io_managers.items() if getattr(io, "writes_ranges", False))
+    chunks = split_into_chunks(defs.graph, selected, start, end, range_writers)
     now = time.time()
     record = BackfillRecord(uuid.uuid4().hex[:12], selection, exclude, start, end, BackfillStatus.REQUESTED,
                             now, now, dict(options or {}))

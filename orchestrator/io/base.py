@@ -40,6 +40,10 @@ class InputContext:
 class IOManager(ABC):
     """Stores values of assets and reads them back, partition aware."""
 
+    writes_ranges = False
+    """True when a write of a `start...end` range replaces exactly that range in one commit: then a
+    backfill runs such an asset over its whole range at once by default."""
+
     @abstractmethod
     def write(self, context: OutputContext, value: Any) -> Mapping[str, Any]:
         """Store `value` atomically; return metadata to record (rows, bytes, schema, location...)."""

@@ -20,10 +20,13 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from dbt.cli.main import dbtRunner, dbtRunnerResult
+
+from integrations.iceberg import IcebergIOManager
+from orchestrator import AssetKey, OutputContext
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = REPO / "dbt_project"
@@ -129,6 +132,8 @@ def lakehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lakehouse]:
     fx_file = workdir / "files" / "lake" / "fx_rates" / "data.parquet"
     fx_file.parent.mkdir(parents=True)
     pq.write_table(raw_data.fx_rates(), fx_file)
+    IcebergIOManager(home=workdir).write(OutputContext(AssetKey.parse("lake/marketing_spend")),
+                                         raw_data.marketing_spend())
     dbt = Dbt(warehouse=workdir / "warehouse.duckdb", workdir=workdir)
     dbt.manifest = dbt.ok("parse")
     build = dbt.ok(
@@ -184,7 +189,7 @@ def test_manifest_has_every_resource_type_and_materialization(lakehouse: Lakehou
     tests = [n for n in nodes if n["resource_type"] == "test"]
     assert any("test_metadata" in t for t in tests)  # generic
     assert any("test_metadata" not in t for t in tests)  # singular
-    assert len(manifest["sources"]) == 5  # raw.* in the warehouse, lake.fx_rates a Parquet file
+    assert len(manifest["sources"]) == 6  # raw.* in the warehouse; lake.*: a Parquet file, an Iceberg table
     assert manifest["exposures"] and manifest["groups"]
 
     revenue = manifest["nodes"]["model.lakehouse.fct_daily_revenue"]

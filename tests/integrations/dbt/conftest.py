@@ -11,7 +11,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from examples.lakehouse.assets import customers, events, fx_rates, orders, payments, revenue_forecast
+from examples.lakehouse.assets import (
+    customers, events, fx_rates, marketing_spend, orders, payments, revenue_forecast,
+)
+from integrations.iceberg import IcebergIOManager
 from integrations.dbt import DbtProject, dbt_assets
 from orchestrator import Definitions, DuckDBIOManager, MemoryEventStore, ParquetIOManager, asset, materialize
 from orchestrator.execution.run import RunResult
@@ -44,10 +47,12 @@ class Lakehouse:
 
     def defs(self, **runner: object) -> Definitions:
         return Definitions(
-            assets=[customers, orders, payments, events, fx_rates, *dbt_assets(self.project, **runner),
+            assets=[customers, orders, payments, events, fx_rates, marketing_spend,
+                    *dbt_assets(self.project, **runner),
                     revenue_forecast, customer_scores, fragile_report],
             io_managers={"warehouse": DuckDBIOManager(self.warehouse),
-                         "files": ParquetIOManager(self.home / "files", pickle_fallback=False)},
+                         "files": ParquetIOManager(self.home / "files", pickle_fallback=False),
+                         "iceberg": IcebergIOManager(home=self.home)},
         )
 
     def materialize(self, selection: str, **kw: object) -> RunResult:

@@ -1,5 +1,6 @@
 """A backfill killed with SIGKILL at random moments, resumed each time, ends with exactly the data of
-a clean run: the partitioned dbt model (one dbt invocation per range) and a partitioned Python asset."""
+a clean run: the partitioned dbt model (one dbt invocation per range) and a partitioned Python asset
+on Iceberg (one overwrite commit per range)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import time
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 import pytest
 
+from integrations.iceberg import IcebergIOManager
+from orchestrator import AssetKey, InputContext
 from orchestrator.storage import open_store
 from orchestrator.storage.backfills import ChunkStatus
 from tests.conftest import FIXTURES
@@ -52,10 +54,10 @@ def _revenue(home: Path) -> list[tuple]:
             f"where order_date between '{FROM}' and '{TO}' order by order_date").fetchall()
 
 
-def _digests(home: Path) -> dict[str, list[dict]]:
-    folder = home / "storage" / "revenue_digest"
-    return {p.name: pq.read_table(p / "data.parquet").to_pylist() for p in sorted(folder.iterdir())
-            if p.is_dir()}
+def _digests(home: Path) -> list[dict]:
+    """The partitioned Iceberg asset, every row, in date order."""
+    table = IcebergIOManager(home=home).read(InputContext(AssetKey.parse("revenue_digest")))
+    return table.sort_by("order_date").to_pylist()
 
 
 @pytest.fixture(scope="module")

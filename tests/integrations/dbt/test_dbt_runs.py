@@ -113,7 +113,7 @@ def lakehouse_dbt():
 
 @pytest.mark.parametrize("selection, expected", [
     ("path:models/staging", {"staging/stg_customers", "staging/stg_orders", "staging/stg_payments",
-                             "staging/stg_events", "staging/stg_fx_rates"}),
+                             "staging/stg_events", "staging/stg_fx_rates", "staging/stg_marketing_spend"}),
     ("resource_type:seed", {"seeds/country_codes"}),
     ("config.materialized:incremental", {"marts/fct_daily_revenue", "marts/fct_daily_events"}),
     ("source:ml", {"ml/customer_scores"}),
