@@ -216,6 +216,7 @@ def asset(
     schema_change: str = "warn",
     backfill_policy: BackfillPolicy | None = None,
     partition_mappings: Mapping[str, Any] | None = None,
+    column_lineage: Mapping[str, Any] | None = None,
 ) -> Any:
     """Declare a Python function as an asset; its parameter names are its upstream assets.
 
@@ -260,7 +261,7 @@ def asset(
             kinds=frozenset(kinds or {"python"}),
             owners=tuple(owners or ()),
             description=description or inspect.getdoc(func),
-            metadata=dict(metadata or {}),
+            metadata={**(metadata or {}), **({"column_lineage": dict(column_lineage)} if column_lineage else {})},
             code_version=code_version or _source_hash(func),
             io_manager=io_manager,
             partitions=partitions,

@@ -37,7 +37,9 @@ def events() -> pa.Table:
 
 
 @asset(ins={"daily": "marts/fct_daily_revenue"}, group="forecast", kinds=["python", "parquet"],
-       owners=["finance-analytics@example.com"])
+       owners=["finance-analytics@example.com"],
+       column_lineage={"day": [("marts/fct_daily_revenue", "order_date", "transform")],
+                       "revenue_forecast": [("marts/fct_daily_revenue", "revenue", "aggregate")]})
 def revenue_forecast(context, daily: pa.Table) -> pa.Table:
     """Next 28 days of revenue: the mean of the last four same weekdays."""
     daily = daily.sort_by("order_date")
@@ -68,7 +70,11 @@ def marketing_spend() -> pa.Table:
 
 @asset(ins={"daily": "marts/fct_daily_revenue"}, partitions=DailyPartitions(start="2024-01-01"),
        io_manager="iceberg", metadata={"partition_column": "order_date", "partition_grain": "day"},
-       group="forecast", kinds=["python", "iceberg"])
+       group="forecast", kinds=["python", "iceberg"],
+       column_lineage={"order_date": [("marts/fct_daily_revenue", "order_date", "direct")],
+                       "weekday": [("marts/fct_daily_revenue", "order_date", "transform")],
+                       "revenue": [("marts/fct_daily_revenue", "revenue", "transform")],
+                       "orders": [("marts/fct_daily_revenue", "order_count", "direct")]})
 def revenue_digest(days: PartitionRange, daily: pa.Table) -> pa.Table:
     """Each day's revenue with its weekday: a daily-partitioned Iceberg asset downstream of dbt.
     It takes a PartitionRange, so a backfill writes its whole range in one Iceberg commit."""

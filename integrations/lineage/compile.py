@@ -17,7 +17,6 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 from integrations.dbt.project import DbtProject, _atomic_write_bytes
 from integrations.lineage.dbt_manifest import DbtDigest, DbtNode

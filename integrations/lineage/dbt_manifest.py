@@ -21,16 +21,23 @@ import orjson
 
 from integrations.dbt.manifest import read_manifest
 from integrations.dbt.project import DbtProject, _atomic_write_bytes
-from integrations.lineage.prepare import EPHEMERAL_CATALOG, EPHEMERAL_DB, normalize_name, relation_parts
+from integrations.lineage.prepare import (
+    EPHEMERAL_CATALOG,
+    EPHEMERAL_DB,
+    EXTERNAL_DB,
+    normalize_name,
+    relation_parts,
+    table_function_sql,
+)
 
-DIGEST_FORMAT = 1
+DIGEST_FORMAT = 3
 RESOURCE_TYPES = ("model", "seed", "snapshot", "source")
 DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "redshift": "redshift", "snowflake": "snowflake",
             "bigquery": "bigquery", "databricks": "databricks", "spark": "spark", "trino": "trino",
             "athena": "athena", "clickhouse": "clickhouse", "sqlserver": "tsql", "fabric": "tsql"}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DbtNode:
     uid: str
     key: str
@@ -66,6 +73,8 @@ class DbtDigest:
     relations: Mapping[tuple[str, ...], str]
     """relation parts -> asset key, ephemeral models included."""
     manifest_checksum: str
+    functions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Sources read in place: their relation_name, a table function call (normalized SQL) -> parts."""
 
     def by_key(self) -> dict[str, DbtNode]:
         return {n.key: n for n in self.nodes.values()}
@@ -74,7 +83,8 @@ class DbtDigest:
 def load_digest(project: DbtProject) -> DbtDigest:
     """The digest of the project's current manifest (re-parsing first when it is stale)."""
     state = project.manifest_state()
-    cache = project.target_path / f"orch_lineage_digest.{state.checksum}.{type(project.translator).__name__}.pickle"
+    translator = type(project.translator).__name__
+    cache = project.target_path / f"orch_lineage_digest.{state.checksum}.{translator}.pickle"
     if cache.exists():
         try:
             cached = pickle.loads(cache.read_bytes())
@@ -96,12 +106,16 @@ def build_digest(project: DbtProject, manifest: Mapping[str, Any], checksum: str
     dialect = DIALECTS.get(adapter, adapter)
     translator = project.translator
     raw = {uid: n for uid, n in (*manifest["nodes"].items(), *(manifest.get("sources") or {}).items())
-           if n.get("resource_type") in RESOURCE_TYPES and (n.get("config") or {}).get("enabled", True) is not False}
+           if n.get("resource_type") in RESOURCE_TYPES and _enabled(n)}
     relation_of: dict[str, tuple[str, ...] | None] = {}
+    functions: dict[str, tuple[str, ...]] = {}
     for uid, node in raw.items():
         materialized = (node.get("config") or {}).get("materialized")
         if node["resource_type"] == "model" and materialized == "ephemeral":
             relation_of[uid] = (EPHEMERAL_CATALOG, EPHEMERAL_DB, normalize_name(node["name"], dialect))
+        elif node.get("relation_name") and (call := table_function_sql(node["relation_name"], dialect)):
+            name = normalize_name(f"{node.get('source_name') or node['resource_type']}__{node['name']}", dialect)
+            relation_of[uid] = functions[call] = (EPHEMERAL_CATALOG, EXTERNAL_DB, name)
         elif node.get("relation_name"):
             relation_of[uid] = relation_parts(node["relation_name"], dialect)
         else:
@@ -124,7 +138,7 @@ def build_digest(project: DbtProject, manifest: Mapping[str, Any], checksum: str
             parents=parents,
             checksum=checksum_,
             compiled=node.get("compiled_code") if node.get("compiled") else None,
-            documented={name: (c.get("data_type") or "UNKNOWN") for name, c in (node.get("columns") or {}).items()},
+            documented={name: c.get("data_type") or "UNKNOWN" for name, c in (node.get("columns") or {}).items()},
             compile_key=hashlib.blake2b(key_material, digest_size=16).hexdigest(),
             language=node.get("language") or "sql",
             seed_file=_seed_file(node),
@@ -133,7 +147,11 @@ def build_digest(project: DbtProject, manifest: Mapping[str, Any], checksum: str
             fqn=tuple(node.get("fqn") or ()),
         )
     relations = {n.relation: n.key for n in nodes.values() if n.relation}
-    return DbtDigest(str(project.project_dir), dialect, nodes, relations, checksum)
+    return DbtDigest(str(project.project_dir), dialect, nodes, relations, checksum, functions)
+
+
+def _enabled(node: Mapping[str, Any]) -> bool:
+    return (node.get("config") or {}).get("enabled", True) is not False
 
 
 def _seed_file(node: Mapping[str, Any]) -> str | None:

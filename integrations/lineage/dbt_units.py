@@ -29,6 +29,7 @@ def _unit(node: DbtNode, digest: DbtDigest, compiled: Mapping[str, str | Excepti
           tables: Mapping[str, str]) -> Unit:
     parents = [digest.nodes[p] for p in node.parents]
     parent_keys = tuple(p.key for p in parents)
+    parent_relations = {p.relation for p in parents}
     if node.resource_type in ("seed", "source"):
         return Unit(node.key, relation=node.relation)
     if node.language != "sql":
@@ -49,6 +50,7 @@ def _unit(node: DbtNode, digest: DbtDigest, compiled: Mapping[str, str | Excepti
         sql=sql,
         dialect=digest.dialect,
         reads={p.key: p.relation for p in parents if p.relation},
+        functions={call: parts for call, parts in digest.functions.items() if parts in parent_relations},
         tables=tables,
         self_table=".".join(node.relation) if node.relation and not node.is_ephemeral else None,
         relation=node.relation,

@@ -20,7 +20,7 @@ from integrations.lineage.schemas import UNKNOWN, Layers
 from integrations.lineage.store import LineageStore, input_key
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Unit:
     asset: str
     parents: tuple[str, ...] = ()
@@ -31,6 +31,8 @@ class Unit:
     tables: Mapping[str, str] = field(default_factory=dict)
     """Dotted table names the SQL may read -> asset key (beyond `reads`)."""
     self_table: str | None = None
+    functions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Table function calls (normalized SQL) that are parents read in place -> their `reads` name."""
     relation: tuple[str, ...] | None = None
     given: AssetLineage | None = None
     post: Callable[[AssetLineage], AssetLineage] | None = None
@@ -70,6 +72,7 @@ def compute(units: Iterable[Unit], layers: Layers, store: LineageStore | None = 
     """The lineage of every unit; see the module docstring."""
     by_name = {u.asset: u for u in units}
     results: dict[str, AssetLineage] = {}
+    schemas = _Schemas(results, layers)
     with Runner(workers) as runner:
         for level in levels(by_name):
             pending: list[tuple[Unit, str, Task]] = []
@@ -78,16 +81,21 @@ def compute(units: Iterable[Unit], layers: Layers, store: LineageStore | None = 
                     results[unit.asset] = _typed(unit.given, layers, unit.relation)
                 elif unit.sql is None:
                     found = layers.lookup(unit.asset, unit.relation)
-                    made = leaf(unit.asset, found[0], found[0], schema_source=found[1]) if found else leaf(unit.asset, None)
+                    made = (leaf(unit.asset, found[0], found[0], schema_source=found[1]) if found
+                            else leaf(unit.asset, None))
                     results[unit.asset] = made if unit.origin == "sql" else replace(made, origin=unit.origin)
                 else:
-                    schema, key = _schema(unit, results, layers)
+                    reads = sorted(unit.reads.items())
+                    key = input_key(unit.sql, unit.dialect, unit.self_table, unit.post_key,
+                                    sorted(unit.functions.items()),
+                                    [(parent, parts, schemas.digest(parent, parts)) for parent, parts in reads])
                     hit = store.get(unit.asset, key) if store is not None else None
                     if hit is not None:
                         results[unit.asset] = hit
                     else:
-                        pending.append((unit, key, Task(unit.asset, unit.sql, schema, unit.self_table,
-                                                        unit.dialect)))
+                        task = Task(unit.asset, unit.sql, schemas.nested(reads), unit.self_table, unit.dialect,
+                                    dict(unit.functions) or None)
+                        pending.append((unit, key, task))
             outcomes = runner.run([task for _, _, task in pending])
             for (unit, key, _), outcome in zip(pending, outcomes):
                 lineage = _lineage(unit, outcome, layers)
@@ -109,19 +117,36 @@ def columns_of(asset: str, results: Mapping[str, AssetLineage], layers: Layers,
     return layers.columns(asset, relation)
 
 
-def _schema(unit: Unit, results: Mapping[str, AssetLineage], layers: Layers) -> tuple[dict, str]:
-    schema: dict = {}
-    listed = []
-    for parent, parts in sorted(unit.reads.items()):
-        columns = columns_of(parent, results, layers, parts)
-        listed.append((parent, parts, sorted(columns.items()) if columns else None))
-        if not columns:
-            continue
-        level = schema
-        for part in parts[:-1]:
-            level = level.setdefault(part, {})
-        level[parts[-1]] = columns
-    return schema, input_key(unit.sql, unit.dialect, unit.self_table, listed, unit.post_key)
+class _Schemas:
+    """Each asset's columns as its readers see them, and a digest of them, computed once: a child
+    read back from the store needs only the digests, a child analyzed again the nested schema."""
+
+    def __init__(self, results: Mapping[str, AssetLineage], layers: Layers) -> None:
+        self.results = results
+        self.layers = layers
+        self._seen: dict[tuple[str, tuple[str, ...]], tuple[dict[str, str] | None, str]] = {}
+
+    def _get(self, asset: str, parts: tuple[str, ...]) -> tuple[dict[str, str] | None, str]:
+        key = (asset, parts)
+        if key not in self._seen:
+            columns = columns_of(asset, self.results, self.layers, parts)
+            self._seen[key] = (columns, input_key(sorted(columns.items())) if columns else "")
+        return self._seen[key]
+
+    def digest(self, asset: str, parts: tuple[str, ...]) -> str:
+        return self._get(asset, parts)[1]
+
+    def nested(self, reads: Iterable[tuple[str, tuple[str, ...]]]) -> dict:
+        schema: dict = {}
+        for asset, parts in reads:
+            columns = self._get(asset, parts)[0]
+            if not columns:
+                continue
+            level = schema
+            for part in parts[:-1]:
+                level = level.setdefault(part, {})
+            level[parts[-1]] = columns
+        return schema
 
 
 def _lineage(unit: Unit, outcome: Outcome, layers: Layers) -> AssetLineage:

@@ -25,7 +25,7 @@ class ColumnLineageGraph:
     # -- listing --------------------------------------------------------------------------------
 
     def edges(self, keys: Collection[str] | None = None) -> list[ColumnEdge]:
-        """Value edges whose two ends are both in `keys` (all when None), sorted."""
+        """Value edges into the assets in `keys` (all when None), sorted."""
         return sorted((e for a in self._assets(keys) for e in a.edges() if _within(e, keys)), key=edge_order)
 
     def filter_edges(self, keys: Collection[str] | None = None) -> list[ColumnEdge]:
@@ -46,8 +46,9 @@ class ColumnLineageGraph:
         return [self.assets[k] for k in sorted(self.assets) if keys is None or k in keys]
 
     def to_json(self, keys: Collection[str] | None = None) -> dict[str, Any]:
-        """`{"edges", "filter_edges", "errors", "warnings", "assets"}`: `assets` maps each asset to
-        its columns in order (null when unknown) and where its lineage came from."""
+        """`{"edges", "filter_edges", "errors", "warnings", "assets"}` of the assets in `keys` (all
+        when None): the edges into them; `assets` maps each to its columns in order (null when
+        unknown) and where its lineage came from."""
         return {
             "edges": [e.as_dict() for e in self.edges(keys)],
             "filter_edges": [e.as_dict() for e in self.filter_edges(keys)],
@@ -94,7 +95,8 @@ class ColumnLineageGraph:
             for ref in frontier:
                 for edge in index.get(ref, ()):
                     found.add(edge)
-                    nxt = (edge.source.asset, edge.source.column) if upstream else (edge.target.asset, edge.target.column)
+                    end = edge.source if upstream else edge.target
+                    nxt = (end.asset, end.column)
                     if nxt not in seen:
                         seen.add(nxt)
                         step.append(nxt)
@@ -149,4 +151,4 @@ def edge_order(edge: ColumnEdge) -> tuple[str, ...]:
 
 
 def _within(edge: ColumnEdge, keys: Collection[str] | None) -> bool:
-    return keys is None or (edge.source.asset in keys and edge.target.asset in keys)
+    return keys is None or edge.target.asset in keys

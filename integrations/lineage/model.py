@@ -82,7 +82,7 @@ class ColumnEdge:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class AssetLineage:
     """What is known of one asset: its columns in order (None = unknown), edges into them, and why
     they are unknown when they are.

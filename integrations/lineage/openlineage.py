@@ -19,7 +19,8 @@ from typing import Any
 from integrations.lineage.graph import ColumnLineageGraph
 from integrations.lineage.model import ColumnEdge
 
-SCHEMA_URL = "https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json#/$defs/ColumnLineageDatasetFacet"
+SCHEMA_URL = ("https://openlineage.io/spec/facets/1-2-0/ColumnLineageDatasetFacet.json"
+              "#/$defs/ColumnLineageDatasetFacet")
 PRODUCER = "https://github.com/orchestrator/orchestrator/tree/main/integrations/lineage"
 VALUE_SUBTYPES = {"direct": "IDENTITY", "transform": "TRANSFORMATION", "aggregate": "AGGREGATION"}
 FILTER_SUBTYPES = {"where": "FILTER", "having": "FILTER", "qualify": "FILTER", "incremental": "FILTER",

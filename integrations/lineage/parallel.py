@@ -17,7 +17,10 @@ from typing import Any
 from integrations.lineage.prepare import SqlLineageError, parse
 from integrations.lineage.query import analyze
 
-PARALLEL_THRESHOLD = 64
+PARALLEL_THRESHOLD = 32
+"""Tasks in one batch that start the worker processes; once started, any batch of at least one
+task per worker uses them."""
+CHUNK = 8  # tasks per round trip: small, so a level's last chunks end together
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,7 @@ class Task:
     schema: dict[str, Any]
     self_table: str | None
     dialect: str
+    functions: dict[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +45,8 @@ class Outcome:
 def run_task(task: Task) -> Outcome:
     """One query's lineage; any failure becomes the outcome's error, never an exception."""
     try:
-        found = analyze(parse(task.sql, task.dialect), task.schema, task.dialect, task.self_table, dbt=True)
+        found = analyze(parse(task.sql, task.dialect), task.schema, task.dialect, task.self_table, dbt=True,
+                        sql=task.sql, functions=task.functions)
     except SqlLineageError as exc:
         return Outcome(task.asset, None, frozenset(), (), str(exc))
     except Exception as exc:  # a bug or an unexpected tree must not stop the other models
@@ -61,12 +66,13 @@ class Runner:
         self._pool: Executor | None = None
 
     def run(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
-        if self.workers <= 1 or len(tasks) < PARALLEL_THRESHOLD:
+        needed = self.workers if self._pool is not None else PARALLEL_THRESHOLD
+        if self.workers <= 1 or len(tasks) < max(needed, 2):
             for task in tasks:
                 yield run_task(task)
             return
         pool = self._executor()
-        size = max(1, min(32, len(tasks) // (self.workers * 4)))
+        size = max(1, min(CHUNK, len(tasks) // (self.workers * 4)))
         chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
         for outcomes in pool.map(_run_chunk, chunks):
             yield from outcomes

@@ -4,6 +4,9 @@
   ephemeral model, which is a node of its own: its CTE is removed and every reference to it
   becomes a table reference to the ephemeral model (`EPHEMERAL_DB.<name>`), so edges point at the
   ephemeral model and the ephemeral model's own SQL gives its edges upstream.
+- A dbt source read in place (dbt-duckdb's `meta.external_location`) compiles to a table function,
+  `read_parquet('...')`: when its text is a parent's relation_name, it becomes a table reference
+  to that source (`__dbt__.external.<source>__<table>`), so `*` expands and edges point at it.
 - `JOIN ... USING (k)`: qualification rewrites it to ON and the shared column to
   `COALESCE(a.k, b.k)`. Which side the output comes from is recorded on the SELECT beforehand
   (`USING_META`), so the walk can take it from the left side (right for RIGHT, both for FULL).
@@ -22,6 +25,7 @@ from sqlglot.optimizer.qualify import qualify
 EPHEMERAL_PREFIX = "__dbt__cte__"
 EPHEMERAL_CATALOG = "__dbt__"
 EPHEMERAL_DB = "ephemeral"
+EXTERNAL_DB = "external"
 USING_META = "orch_using"
 
 
@@ -87,6 +91,34 @@ def set_aside_ephemeral_ctes(query: exp.Expr, prefix: str = EPHEMERAL_PREFIX) ->
         table.set("catalog", exp.to_identifier(EPHEMERAL_CATALOG))
         table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
     return sorted(set(names.values()))
+
+
+def table_function_sql(relation_name: str, dialect: str = "duckdb") -> str | None:
+    """The normalized SQL of a relation_name that is a table function call, else None."""
+    if "(" not in relation_name:
+        return None
+    try:
+        table = sqlglot.parse_one(f"select * from {relation_name}", dialect=dialect).find(exp.Table)
+    except SqlglotError:
+        return None
+    return table.this.sql(dialect=dialect) if table is not None and isinstance(table.this, exp.Func) else None
+
+
+def set_aside_table_functions(query: exp.Expr, functions: Mapping[str, tuple[str, ...]],
+                              dialect: str = "duckdb") -> None:
+    """Table function calls that are known relations (`functions`: normalized SQL -> parts) become
+    table references to them, aliased as before (by default, DuckDB's: the function's name)."""
+    if not functions:
+        return
+    for table in list(query.find_all(exp.Table)):
+        call = table.this
+        if not isinstance(call, exp.Func) or (parts := functions.get(call.sql(dialect=dialect))) is None:
+            continue
+        alias = table.alias or (call.name if isinstance(call, exp.Anonymous) else call.sql_name()).lower()
+        table.set("this", exp.to_identifier(parts[-1]))
+        table.set("db", exp.to_identifier(parts[-2]))
+        table.set("catalog", exp.to_identifier(parts[-3]))
+        table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
 
 
 def mark_using_joins(query: exp.Expr) -> None:

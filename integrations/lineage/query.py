@@ -24,6 +24,7 @@ from integrations.lineage.prepare import (
     parse,
     qualify_query,
     set_aside_ephemeral_ctes,
+    set_aside_table_functions,
     table_id,
 )
 from integrations.lineage.walk import QueryLineage, walk
@@ -44,12 +45,17 @@ class SqlColumnLineage(dict):
 
 
 def analyze(query: exp.Expr, schema: Mapping[str, Any] | Any, dialect: str = "duckdb",
-            self_table: str | None = None, dbt: bool = False) -> QueryLineage:
-    """Lineage of a parsed query (mutated: qualified in place)."""
+            self_table: str | None = None, dbt: bool = False, sql: str | None = None,
+            functions: Mapping[str, tuple[str, ...]] | None = None) -> QueryLineage:
+    """Lineage of a parsed query (mutated: qualified in place). With the `sql` text, the passes
+    that cannot apply to it (no USING, no read of `self_table`) are skipped."""
+    text = sql.lower() if sql is not None else None
     if dbt:
         set_aside_ephemeral_ctes(query)
-    mark_using_joins(query)
-    if self_table:
+        set_aside_table_functions(query, functions or {}, dialect)
+    if text is None or "using" in text:
+        mark_using_joins(query)
+    if self_table and (text is None or self_table.rsplit(".", 1)[-1].lower() in text):
         schema = _with_self_table(query, schema, self_table)
     qualified = qualify_query(query, schema, dialect)
     return walk(qualified, self_table)
@@ -61,7 +67,7 @@ def _with_self_table(query: exp.Expr, schema: Any, self_table: str) -> Any:
     from it are dropped anyway."""
     if not isinstance(schema, Mapping):
         return schema
-    if not any(table_id(t) == self_table for t in query.find_all(exp.Table)):
+    if not any(table_id(t).lower() == self_table.lower() for t in query.find_all(exp.Table)):
         return schema
     parts = tuple(self_table.split("."))
     level: Any = schema

@@ -19,7 +19,7 @@ import orjson
 
 from integrations.lineage.model import AssetLineage
 
-STORE_FORMAT = 1
+STORE_FORMAT = 2
 ENGINE_VERSION = "1"
 FILE_NAME = "orch_column_lineage.pickle"
 

@@ -3,7 +3,8 @@ the columns that decide which rows exist (filter edges, by clause).
 
 Scopes come from sqlglot's `traverse_scope`, sources before the scopes that read them, so a CTE's
 or derived table's outputs are known when a later scope reads them: each scope is walked once.
-Kinds compose by taking the strongest (direct < transform < aggregate).
+Kinds compose by taking the strongest (direct < transform < aggregate). Filter edges are
+collected by the FilterClauses mixin (filters.py).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
+from integrations.lineage.filters import QUERY_TYPES, FilterClauses
 from integrations.lineage.model import AGGREGATE, DIRECT, TRANSFORM, Sources, merge_into
 from integrations.lineage.prepare import USING_META, SqlLineageError, table_id
 
-QUERY_TYPES = (exp.Select, exp.SetOperation)
 TRANSPARENT = (exp.Paren, exp.Alias)
 UDTF_KINDS = (exp.Unnest, exp.Explode)
 NAVIGATION = (exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue, exp.NthValue)
@@ -46,7 +47,7 @@ def walk(query: exp.Expr, self_table: str | None = None) -> QueryLineage:
     return _Walker(scopes, self_table).run()
 
 
-class _Walker:
+class _Walker(FilterClauses):
     def __init__(self, scopes: list[Scope], self_table: str | None) -> None:
         self.scopes = scopes
         self.self_table = self_table
@@ -55,6 +56,7 @@ class _Walker:
         self.filters: set[tuple[str, str, str]] = set()
         self.warnings: list[str] = []
         self.tables: set[str] = set()
+        self.windows: dict[int, list[exp.Window]] = {}
 
     def run(self) -> QueryLineage:
         for scope in self.scopes:
@@ -73,7 +75,10 @@ class _Walker:
         """The upstream sources of one column reference, as seen from `scope`."""
         name = column.table
         if not name:
-            return self._output_alias(scope, column)
+            return self._unqualified(scope, column)
+        return self._from_source(scope, name, column)
+
+    def _from_source(self, scope: Scope, name: str, column: exp.Column) -> Sources:
         current: Scope | None = scope
         while current is not None:
             source = current.sources.get(name)
@@ -81,14 +86,15 @@ class _Walker:
                 break
             current = current.parent
         else:
+            pivot = next((p for p in scope.pivots if p.alias == name), None)
+            if pivot is not None:
+                return self._pivoted(scope, pivot, column)
             self._warn(f"column '{column.sql()}' reads an unknown source '{name}'")
             return {}
         if isinstance(source, exp.Table):
-            tid = table_id(source)
-            self.tables.add(tid)
-            if tid == self.self_table:
-                return {}
-            return {(tid, column.name): DIRECT}
+            if source.args.get("pivots"):
+                return self._pivoted(scope, source.args["pivots"][-1], column)
+            return self._table_column(source, column.name)
         for out_name, sources in self.outputs.get(id(source), ()):
             if out_name == column.name:
                 return sources
@@ -96,14 +102,51 @@ class _Walker:
             self._warn(f"column '{column.name}' is not an output of '{name}'")
         return {}
 
-    def _output_alias(self, scope: Scope, column: exp.Column) -> Sources:
-        """An unqualified name in ORDER BY (or a clause that may name an output) is a projection."""
+    def _table_column(self, table: exp.Table, name: str) -> Sources:
+        if not table.name:  # a table function (read_parquet, range...): no upstream asset
+            return {}
+        tid = table_id(table)
+        self.tables.add(tid)
+        return {} if tid == self.self_table else {(tid, name): DIRECT}
+
+    def _pivoted(self, scope: Scope, pivot: exp.Pivot, column: exp.Column) -> Sources:
+        """`t PIVOT (agg(x) FOR k IN (...))`: a pivoted column aggregates `x`, and `k` groups it.
+        `t UNPIVOT (v FOR n IN (a, b))`: `v` is copied from a or b, `n` holds names. Any other
+        column is the table's own."""
+        table = pivot.parent
+        if not isinstance(table, exp.Table):
+            return {}
+        fields = [f for f in pivot.args.get("fields") or () if isinstance(f, exp.In)]
+        sources: Sources = {}
+        if pivot.args.get("unpivot"):
+            if column.name in {f.this.name for f in fields}:
+                return {}
+            if column.name not in {e.name for e in pivot.expressions}:
+                return self._table_column(table, column.name)
+            for found in (c for f in fields for c in f.expressions if isinstance(c, exp.Column)):
+                merge_into(sources, self._table_column(table, found.name), DIRECT)
+            return sources
+        names = {v.alias_or_name for f in fields for v in f.expressions}
+        if column.name not in names and not any(column.name.startswith(f"{n}_") for n in names):
+            return self._table_column(table, column.name)
+        for found in (c for e in pivot.expressions for c in e.find_all(exp.Column)):
+            merge_into(sources, self._table_column(table, found.name), AGGREGATE)
+        for found in (c for f in fields for c in f.this.find_all(exp.Column)):
+            self._add_filter(self._table_column(table, found.name), "group_by")
+        return sources
+
+    def _unqualified(self, scope: Scope, column: exp.Column) -> Sources:
+        """A name qualification left alone: an output alias (ORDER BY, a lateral alias) unless the
+        column sits inside that very projection, else the column of the scope's only source."""
         node = scope.expression
         for projection in node.selects if isinstance(node, exp.Select) else ():
-            if projection.alias_or_name == column.name and projection.unalias() is not column:
+            if projection.alias_or_name == column.name and not _within(column, projection):
                 sources: Sources = {}
                 self.value(scope, projection.unalias(), sources, DIRECT)
                 return sources
+        selected = list(scope.selected_sources)
+        if len(selected) == 1:
+            return self._from_source(scope, selected[0], column)
         self._warn(f"column '{column.sql()}' could not be resolved to a table")
         return {}
 
@@ -149,13 +192,15 @@ class _Walker:
             return
         if isinstance(node, exp.Window):
             self.value(scope, node.this, acc, kind)  # PARTITION BY / ORDER BY are filter edges
+            self.windows.setdefault(id(scope), []).append(node)
             return
         if isinstance(node, QUERY_TYPES) or isinstance(node, exp.Subquery):
             self._subquery_value(node, acc, kind)
             return
         if kind == DIRECT and isinstance(node, exp.Coalesce) and self._using(scope, node, acc):
             return
-        inner = AGGREGATE if isinstance(node, exp.AggFunc) and not isinstance(node, NAVIGATION) else max(kind, TRANSFORM)
+        aggregate = isinstance(node, exp.AggFunc) and not isinstance(node, NAVIGATION)
+        inner = AGGREGATE if aggregate else max(kind, TRANSFORM)
         if isinstance(node, exp.Filter):  # agg(x) FILTER (WHERE c): c is an input of the aggregate
             inner = AGGREGATE
         for child in node.iter_expressions():
@@ -207,6 +252,9 @@ class _Walker:
 
     def _udtf(self, scope: Scope) -> list[tuple[str, Sources]]:
         node = scope.expression
+        query = node.this.unnest() if isinstance(node.this, exp.Subquery) else node.this
+        if isinstance(query, QUERY_TYPES) and id(query) in self.scope_of:  # LATERAL (SELECT ...)
+            return self.outputs.get(id(self.scope_of[id(query)]), [])
         sources: Sources = {}
         parent = scope.parent or scope
         for child in node.iter_expressions():
@@ -218,115 +266,13 @@ class _Walker:
             names = [alias.name]
         return [(n, dict(sources)) for n in names or ["unnest"]]
 
-    # -- filters --------------------------------------------------------------------------------
-
-    def _reachable(self, root: Scope) -> list[Scope]:
-        seen: dict[int, Scope] = {}
-        stack = [root]
-        while stack:
-            scope = stack.pop()
-            if id(scope) in seen:
-                continue
-            seen[id(scope)] = scope
-            stack += scope.set_operation_scopes + scope.subquery_scopes + scope.table_scopes
-            for name, _ in scope.references:
-                source = scope.sources.get(name)
-                if isinstance(source, Scope):
-                    stack.append(source)
-        return list(seen.values())
-
-    def _filters(self, scope: Scope) -> None:
-        node = scope.expression
-        if isinstance(node, exp.SetOperation) and not isinstance(node, exp.Union):
-            for branch in scope.set_operation_scopes[1:]:
-                for _, sources in self.outputs.get(id(branch), ()):
-                    self._add_filter(sources, "where")
-            return
-        if not isinstance(node, exp.Select):
-            return
-        where = node.args.get("where")
-        if where is not None:
-            for conjunct in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
-                self._clause(scope, conjunct, "where")
-        for join in node.args.get("joins") or ():
-            if join.args.get("on") is not None:
-                self._clause(scope, join.args["on"], "join", self._reads_self(join.this))
-            if join.args.get("using"):
-                for column in join.args["using"]:
-                    self._clause(scope, column, "join")
-        self._group_by(scope, node)
-        if node.args.get("having") is not None:
-            self._clause(scope, node.args["having"], "having")
-        if node.args.get("qualify") is not None:
-            self._clause(scope, node.args["qualify"], "qualify")
-        for projection in node.selects:
-            for window in _windows(projection):
-                for part in (*(window.args.get("partition_by") or ()), window.args.get("order")):
-                    if part is not None:
-                        self._clause(scope, part, "window")
-        if node.args.get("order") is not None and node.args.get("limit") is not None:
-            self._clause(scope, node.args["order"], "order_by")
-
-    def _group_by(self, scope: Scope, node: exp.Select) -> None:
-        group = node.args.get("group")
-        if group is None:
-            return
-        for expression in group.expressions:
-            self._clause(scope, expression, "group_by")
-        if group.args.get("all"):
-            for projection in node.selects:
-                if not any(True for _ in _aggregates(projection)):
-                    self._clause(scope, projection.unalias(), "group_by")
-
-    def _clause(self, scope: Scope, node: exp.Expr, clause: str, forced: bool = False) -> None:
-        """Every column under `node` (nested subqueries included) is a filter edge of `clause`;
-        `incremental` instead when the predicate reads the model itself."""
-        if forced or (self.self_table and self._reads_self(node)):
-            clause = "incremental"
-        stack: list[tuple[exp.Expr, Scope]] = [(node, scope)]
-        while stack:
-            current, owner = stack.pop()
-            if isinstance(current, exp.Column):
-                if not isinstance(current.this, exp.Star):
-                    self._add_filter(self.resolve(owner, current), clause)
-                continue
-            if isinstance(current, QUERY_TYPES) and current is not owner.expression:
-                owner = self.scope_of.get(id(current), owner)
-            stack.extend((child, owner) for child in current.iter_expressions())
-
-    def _reads_self(self, node: exp.Expr) -> bool:
-        if not self.self_table:
-            return False
-        return any(table_id(t) == self.self_table for t in node.find_all(exp.Table))
-
-    def _add_filter(self, sources: Sources, clause: str) -> None:
-        for table, column in sources:
-            self.filters.add((table, column, clause))
-
-
-def _windows(node: exp.Expr) -> list[exp.Window]:
-    """Window nodes of one projection, not those of nested queries."""
-    found, stack = [], [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, exp.Window):
-            found.append(current)
-        if isinstance(current, QUERY_TYPES):
-            continue
-        stack.extend(current.iter_expressions())
-    return found
-
-
-def _aggregates(node: exp.Expr):
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, (exp.AggFunc, exp.Window)):
-            yield current
-            continue
-        if isinstance(current, QUERY_TYPES):
-            continue
-        stack.extend(current.iter_expressions())
+def _within(node: exp.Expr, ancestor: exp.Expr) -> bool:
+    current: exp.Expr | None = node
+    while current is not None:
+        if current is ancestor:
+            return True
+        current = current.parent
+    return False
 
 
 def _unique(name: str, taken: dict[str, Sources]) -> str:

@@ -113,6 +113,16 @@ def test_a_model_that_does_not_parse_is_an_error_and_the_rest_goes_on(orch):
     assert len(edges) > 100
 
 
+def test_a_source_read_in_place_by_a_table_function_is_that_source(orch):
+    found = json.loads(orch("lineage", "--columns", "--select", "lineage_cases/from_file", "--json").output)
+    assert _edges(found) == {
+        ("lineage_files/clicks", "click_id", "lineage_cases/from_file", "click_id"): "direct",
+        ("lineage_files/clicks", "page", "lineage_cases/from_file", "page"): "direct",
+        ("lineage_files/clicks", "clicked_at", "lineage_cases/from_file", "clicked_at"): "direct",
+        ("lineage_files/clicks", "clicked_at", "lineage_cases/from_file", "click_date"): "transform",
+    }
+
+
 def test_unknown_column_is_an_error_with_a_suggestion(orch):
     result = orch("lineage", "column", "marts/fct_orders.amount_payd", code=2)
     assert "No column 'amount_payd' in 'marts/fct_orders'. Did you mean 'amount_paid'?" in result.output

@@ -3,7 +3,8 @@
 The JSON holds `columns` (each output column, in order, with its upstream [table, column, kind]),
 `filters` ([table, column, clause]) or `error` (a part of the message), and `options`:
 `self_table` (an incremental model's own relation), `dbt` (set dbt's ephemeral CTEs aside),
-`schema` (instead of the shared schema.json).
+`schema` (instead of the shared schema.json), `functions` (table function calls that are dbt
+sources read in place -> their table).
 """
 
 from __future__ import annotations
@@ -38,11 +39,13 @@ def test_sql_case(case: Path):
     options = expected.get("options", {})
     schema = options.get("schema", SCHEMA)
     sql = case.read_text()
+    functions = {call: tuple(parts) for call, parts in options.get("functions", {}).items()}
+    run = {"self_table": options.get("self_table"), "dbt": options.get("dbt", False), "functions": functions}
     if "error" in expected:
         with pytest.raises(SqlLineageError, match=expected["error"]):
-            analyze(parse(sql), schema, self_table=options.get("self_table"), dbt=options.get("dbt", False))
+            analyze(parse(sql), schema, **run)
         return
-    found = analyze(parse(sql), schema, self_table=options.get("self_table"), dbt=options.get("dbt", False))
+    found = analyze(parse(sql), schema, **run)
     columns = {c: sorted([t, col, KIND_NAMES[k]] for (t, col), k in s.items()) for c, s in found.columns.items()}
     assert list(columns) == list(expected["columns"]), "output columns (in order)"
     assert columns == expected["columns"]

@@ -1,0 +1,106 @@
+"""The whole-graph engine on plain units: schemas flow parent to child, failures stay put, and
+saved results are reused unless the SQL or an upstream schema changed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from integrations.lineage.engine import Unit, compute, levels
+from integrations.lineage.model import DIRECT, TRANSFORM
+from integrations.lineage.parallel import Runner, Task
+from integrations.lineage.schemas import DocumentedSchemas, Layers, RecordedSchemas
+from integrations.lineage.store import LineageStore
+
+
+def _unit(asset: str, sql: str, *parents: str) -> Unit:
+    return Unit(asset, parents, sql=sql, reads={p: (p.replace("/", "_"),) for p in parents})
+
+
+UNITS = [
+    Unit("raw/orders"),
+    _unit("stg/orders", "select id as order_id, amount * 100 as cents, status from raw_orders", "raw/orders"),
+    _unit("mart/orders", "select * exclude (status) from stg_orders where status = 'paid'", "stg/orders"),
+    _unit("mart/totals", "select count(*) as n, sum(cents) as total from mart_orders", "mart/orders"),
+]
+LAYERS = Layers([DocumentedSchemas({"raw/orders": {"id": "int", "amount": "double", "status": "varchar"}})])
+
+
+def test_children_are_qualified_against_their_parents_output_columns():
+    results = compute(UNITS, LAYERS, workers=1)
+    assert results["raw/orders"].column_names == ["id", "amount", "status"]
+    assert results["raw/orders"].schema_source == "documented"
+    assert results["mart/orders"].column_names == ["order_id", "cents"]  # `*` from stg/orders' SQL
+    assert results["mart/orders"].columns["cents"] == {("stg/orders", "cents"): DIRECT}
+    assert results["mart/orders"].filters == {("stg/orders", "status", "where")}
+    assert results["mart/totals"].columns["n"] == {}
+
+
+def test_a_failure_stays_with_its_asset_and_children_fall_back_to_the_layers():
+    broken = [*UNITS[:1], replace(UNITS[1], sql="select id as order_id, from from"), *UNITS[2:]]
+    layers = Layers([*LAYERS.sources, DocumentedSchemas({"stg/orders": {"order_id": "int", "cents": "int",
+                                                                           "status": "varchar"}})])
+    results = compute(broken, layers, workers=1)
+    assert results["stg/orders"].columns is None and "does not parse" in results["stg/orders"].error
+    assert results["mart/orders"].column_names == ["order_id", "cents"]
+    assert results["mart/totals"].columns["total"] == {("mart/orders", "cents"): 3}
+
+
+def test_a_star_over_unknown_columns_is_an_error_naming_the_asset():
+    results = compute([Unit("raw/x"), _unit("stg/x", "select * from raw_x", "raw/x")], Layers([]), workers=1)
+    assert results["raw/x"].columns is None
+    assert results["stg/x"].error == "cannot expand '*': the columns of 'raw/x' are unknown"
+
+
+def test_only_what_changed_is_recomputed(tmp_path):
+    path = tmp_path / "lineage.pickle"
+    store = LineageStore(path)
+    compute(UNITS, LAYERS, store, workers=1)
+    assert store.misses == 3
+
+    store = LineageStore(path)
+    compute(UNITS, LAYERS, store, workers=1)
+    assert (store.hits, store.misses) == (3, 0)
+
+    # a new column in stg/orders: it, mart/orders (whose `*` sees it) and mart/totals (whose input,
+    # mart/orders' columns, changed with it) are recomputed
+    changed = [*UNITS[:1], replace(UNITS[1], sql=UNITS[1].sql.replace("status", "status, 1 as one")), *UNITS[2:]]
+    store = LineageStore(path)
+    results = compute(changed, LAYERS, store, workers=1)
+    assert store.misses == 3 and results["mart/orders"].column_names == ["order_id", "cents", "one"]
+
+    # a change that keeps stg/orders' columns: its children are read back
+    same_columns = [*UNITS[:1], replace(UNITS[1], sql=UNITS[1].sql.replace("* 100", "* 1000")), *UNITS[2:]]
+    compute(same_columns, LAYERS, LineageStore(path), workers=1)
+    store = LineageStore(path)
+    compute([*same_columns[:1], replace(same_columns[1], sql=same_columns[1].sql + " "), *same_columns[2:]],
+            LAYERS, store, workers=1)
+    assert (store.hits, store.misses) == (2, 1)
+
+
+def test_an_upstream_schema_change_recomputes_the_readers(tmp_path):
+    path = tmp_path / "lineage.pickle"
+    compute(UNITS, LAYERS, LineageStore(path), workers=1)
+    recorded = Layers([RecordedSchemas({"raw/orders": [["id", "int64"], ["amount", "double"], ["status", "string"],
+                                                       ["region", "string"]]}), *LAYERS.sources])
+    store = LineageStore(path)
+    results = compute(UNITS, recorded, store, workers=1)
+    assert store.misses >= 1
+    assert results["raw/orders"].schema_source == "recorded"
+
+
+def test_levels_put_parents_first_and_ignore_unknown_parents():
+    grouped = levels({u.asset: u for u in [*UNITS, Unit("other", ("not/here",))]})
+    order = [[u.asset for u in level] for level in grouped]
+    assert order[0] == ["raw/orders", "other"]
+    assert order[1:] == [["stg/orders"], ["mart/orders"], ["mart/totals"]]
+
+
+def test_worker_processes_give_the_same_answers():
+    tasks = [Task(f"m{i}", f"select a + {i} as b{i}, c from t", {"t": {"a": "int", "c": "int"}}, None, "duckdb")
+             for i in range(80)]
+    with Runner(2) as runner:
+        pooled = list(runner.run(tasks))
+    with Runner(1) as runner:
+        inline = list(runner.run(tasks))
+    assert pooled == inline
+    assert pooled[5].columns == {"b5": {("t", "a"): TRANSFORM}, "c": {("t", "c"): DIRECT}}
