@@ -41,6 +41,10 @@ class RetryPolicy:
 class AssetDep:
     """An edge into an asset: `parameter` receives the upstream value; None means order only."""
 
+    def __reduce__(self) -> tuple:
+        # Positional and fast: the default for slotted dataclasses calls fields() per object.
+        return (type(self), tuple(getattr(self, name) for name in self.__dataclass_fields__))
+
     key: AssetKey
     parameter: str | None = None
     optional: bool = False
@@ -68,6 +72,10 @@ class CheckResult:
 @dataclass(frozen=True, slots=True)
 class AssetDefinition:
     """One node of the graph, whatever its origin (Python, dbt, external)."""
+
+    def __reduce__(self) -> tuple:
+        # Positional and fast: the default for slotted dataclasses calls fields() per object.
+        return (type(self), tuple(getattr(self, name) for name in self.__dataclass_fields__))
 
     key: AssetKey
     kind: str = PYTHON
@@ -120,6 +128,10 @@ class AssetDefinition:
 @dataclass(frozen=True, slots=True)
 class AssetCheckDefinition:
     """A check on one asset; blocking checks stop everything downstream of the asset when they fail."""
+
+    def __reduce__(self) -> tuple:
+        # Positional and fast: the default for slotted dataclasses calls fields() per object.
+        return (type(self), tuple(getattr(self, name) for name in self.__dataclass_fields__))
 
     name: str
     asset: AssetKey

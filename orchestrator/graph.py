@@ -10,6 +10,7 @@ import networkx as nx
 from orchestrator.assets import AssetCheckDefinition, AssetDefinition
 from orchestrator.errors import CycleError, DuplicateAssetError, UnknownAssetError, did_you_mean
 from orchestrator.keys import AssetKey
+from orchestrator.memory import paused_gc
 
 
 class AssetGraph:
@@ -30,7 +31,8 @@ class AssetGraph:
                 )
             self._assets[definition.key] = definition
         self._checks = tuple(checks)
-        self._dag = self._build_dag()
+        with paused_gc():
+            self._dag = self._build_dag()
         self._validate_checks()
         self._check_acyclic()
         self._by_name: dict[str, list[AssetKey]] | None = None
