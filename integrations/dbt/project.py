@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import os
 import pickle
 from dataclasses import dataclass
@@ -25,9 +26,7 @@ PROJECT_DIRS_KEY = ("model-paths", "seed-paths", "snapshot-paths", "test-paths",
                     "analysis-paths")
 DEFAULT_DIRS = ("models", "seeds", "snapshots", "tests", "macros", "analyses")
 SOURCE_SUFFIXES = (".sql", ".yml", ".yaml", ".csv", ".py", ".md")
-PARSE_ENV = ("ORCH_HOME", "ORCH_WAREHOUSE_PATH")
-"""Variables the demo's profile and sources read: dbt bakes their values (file paths) into the
-manifest, so a manifest parsed under other values is stale."""
+_ENV_VAR_CALL = re.compile(r"""env_var\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
 
 
 @dataclass(frozen=True)
@@ -112,16 +111,21 @@ class DbtProject:
     def parse_env_path(self) -> Path:
         return self.target_path / "orch_parse_env.json"
 
-    def parse_env(self) -> dict[str, str | None]:
-        return {name: os.environ.get(name) for name in PARSE_ENV}
+    def parse_env(self, used: set[str]) -> dict[str, str | None]:
+        """The values of the environment variables a parse used: dbt's own record of the project's
+        env_var() calls plus those in profiles.yml (the warehouse path is baked into relation names)."""
+        profiles = self.profiles_dir / "profiles.yml"
+        if profiles.exists():
+            used = used | set(_ENV_VAR_CALL.findall(profiles.read_text()))
+        return {name: os.environ.get(name) for name in sorted(used)}
 
     def parse_env_changed(self) -> bool:
-        """True when the manifest was parsed (by us) under other values of PARSE_ENV."""
+        """True when the manifest was parsed (by us) under other values of the variables it used."""
         try:
             recorded = json.loads(self.parse_env_path.read_text())
         except (FileNotFoundError, ValueError):
             return False
-        return recorded != self.parse_env()
+        return any(os.environ.get(name) != value for name, value in recorded.items())
 
     # -- manifest and nodes -------------------------------------------------------------------
 

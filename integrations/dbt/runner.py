@@ -58,7 +58,8 @@ def parse_project(project: DbtProject) -> Any:
         reason = result.exception or "see the dbt log under the project's logs/"
         raise ManifestError(f"dbt parse of '{project.project_dir}' failed: {reason}")
     manifest = result.result
-    _atomic_write_bytes(project.parse_env_path, json.dumps(project.parse_env()).encode())
+    used = set(getattr(manifest, "env_vars", None) or {})
+    _atomic_write_bytes(project.parse_env_path, json.dumps(project.parse_env(used)).encode())
     state = project.manifest_state()
     for old in project.target_path.glob(f"{_PARSED_PREFIX}*"):
         old.unlink(missing_ok=True)

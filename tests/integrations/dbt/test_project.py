@@ -57,10 +57,15 @@ def test_a_directory_without_dbt_project_yml_is_refused(tmp_path):
         DbtProject(tmp_path)
 
 
-def test_a_manifest_parsed_under_another_home_is_stale(project_dir, monkeypatch):
+def test_a_manifest_parsed_under_other_values_of_the_vars_it_used_is_stale(project_dir, monkeypatch):
+    (project_dir / "profiles.yml").write_text("p:\n  outputs:\n    dev:\n      path: \"{{ env_var('WAREHOUSE') }}\"\n")
+    os.utime(project_dir / "profiles.yml", (0, 0))
     project = DbtProject(project_dir, reparse="never")
+    monkeypatch.setenv("WAREHOUSE", "/one.duckdb")
     monkeypatch.setenv("ORCH_HOME", "/one/home")
-    project.parse_env_path.write_text(json.dumps(project.parse_env()))
+    project.parse_env_path.write_text(json.dumps(project.parse_env({"SOURCE_DIR"})))
+    assert set(json.loads(project.parse_env_path.read_text())) == {"SOURCE_DIR", "WAREHOUSE"}
+    monkeypatch.setenv("ORCH_HOME", "/another/home")  # not used by this project: still fresh
     assert not project.is_stale()
-    monkeypatch.setenv("ORCH_HOME", "/another/home")
+    monkeypatch.setenv("WAREHOUSE", "/two.duckdb")
     assert project.is_stale()
