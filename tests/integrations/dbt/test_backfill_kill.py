@@ -32,7 +32,8 @@ KILLS = 10
 
 def _env(home: Path, project: Path) -> dict[str, str]:
     return {**os.environ, "ORCH_HOME": str(home), "ORCH_WAREHOUSE_PATH": str(home / "warehouse.duckdb"),
-            "LAKEHOUSE_DBT_PROJECT": str(project), "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
+            "LAKEHOUSE_DBT_PROJECT": str(project), "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO),
+            "LAKEHOUSE_CHUNK_DAYS": "4"}  # 5 dbt invocations and 5 Iceberg commits to interrupt
 
 
 def _orch(home: Path, project: Path, *args: str) -> subprocess.Popen:
