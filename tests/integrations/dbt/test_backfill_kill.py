@@ -92,6 +92,7 @@ def test_sigkill_at_random_moments_then_resume_gives_the_clean_runs_data(prepare
         proc = _orch(killed, lakehouse_root, "backfill", "resume", backfill_id, "--json")
     summary = json.loads(_ok(proc))
     assert summary["status"] == "succeeded", summary
+    print(f"{mid_chunk} of {KILLS} kills landed inside a chunk")
     assert mid_chunk >= 3, f"only {mid_chunk} of {KILLS} kills landed inside a chunk"
 
     assert _revenue(killed) == _revenue(clean) and len(_revenue(clean)) == 20
