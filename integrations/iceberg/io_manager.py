@@ -35,7 +35,7 @@ from pyiceberg.table.snapshots import Snapshot
 
 from orchestrator.errors import IOManagerError
 from orchestrator.io.base import InputContext, IOManager, OutputContext, not_materialized
-from orchestrator.io.parquet import _convert, schema_metadata
+from orchestrator.io.parquet import convert_table, schema_metadata
 from orchestrator.keys import AssetKey
 
 from integrations.iceberg import catalog as catalogs
@@ -251,7 +251,7 @@ class IcebergIOManager(IOManager):
         metadata = self._remember(context.asset_key, context.metadata)
         table = self._scan(context.asset_key, context.partition, context.columns, metadata,
                            getattr(context, "partitions", None))
-        return _convert(table, context.expected_type)
+        return convert_table(table, context.expected_type)
 
     def read_snapshot(self, asset_key: str | AssetKey, snapshot_id: int | None = None,
                       as_of: dt.datetime | int | None = None, partition: str | None = None,
@@ -262,7 +262,7 @@ class IcebergIOManager(IOManager):
         """
         key = AssetKey.coerce(asset_key)
         table = self._scan(key, partition, columns, self._metadata.get(key, {}), None, snapshot_id, as_of)
-        return _convert(table, expected_type)
+        return convert_table(table, expected_type)
 
     def snapshots(self, asset_key: str | AssetKey) -> list[dict[str, Any]]:
         """The table's snapshots, oldest first: id, time, operation and the partition written."""

@@ -39,9 +39,6 @@ class Plan:
     def asset_keys(self) -> tuple[AssetKey, ...]:
         return tuple(k for step in self.steps for k in step.assets)
 
-    def step_of(self) -> dict[AssetKey, str]:
-        return {k: step.key for step in self.steps for k in step.assets}
-
 
 def batches(definition: AssetDefinition) -> bool:
     return definition.runner is not None and getattr(definition.runner, "batches", False)

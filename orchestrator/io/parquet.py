@@ -220,5 +220,3 @@ def _write_all(writer: pq.ParquetWriter, batches: Iterable[pa.RecordBatch]) -> i
         writer.write_batch(batch)
         rows += batch.num_rows
     return rows
-
-_convert = convert_table  # the earlier name, while integrations move to convert_table

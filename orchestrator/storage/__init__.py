@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from orchestrator.storage.base import EventBuffer, EventStore, MemoryEventStore
+from orchestrator.storage.base import EventStore, MemoryEventStore
+from orchestrator.storage.writer import EventWriter
 from orchestrator.storage.events import Event, EventType, RunRecord, RunStatus, new_run_id
 from orchestrator.storage.open import open_store
 from orchestrator.storage.sql import SqlEventStore
 
 __all__ = [
     "Event",
-    "EventBuffer",
+    "EventWriter",
     "EventStore",
     "EventType",
     "MemoryEventStore",
