@@ -20,7 +20,6 @@ from orchestrator.home import default_io_managers, project_root, resolve_home
 from orchestrator.selection import resolve
 from orchestrator.storage.base import EventStore
 from orchestrator.storage.events import RunStatus
-from orchestrator.storage.open import open_store
 
 EXIT_FAILED, EXIT_ERROR, EXIT_CANCELED = 1, 2, 130
 
@@ -46,6 +45,8 @@ class Workspace:
     @property
     def store(self) -> EventStore:
         if self._store is None:
+            from orchestrator.storage.open import open_store  # SQLAlchemy: only commands that use the store
+
             self._store = open_store(self.storage_url, self.home)
         return self._store
 

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 from orchestrator.io.base import IOManager
-from orchestrator.io.parquet import ParquetIOManager
 
 HOME_DIRNAME = ".orch"
 
@@ -30,4 +29,6 @@ def resolve_home(explicit: str | Path | None = None) -> Path:
 
 
 def default_io_managers(home: Path) -> dict[str, IOManager]:
+    from orchestrator.io.parquet import ParquetIOManager  # pyarrow: imported when a run needs it
+
     return {"io_manager": ParquetIOManager(home / "storage")}

@@ -141,6 +141,11 @@ def load_nodes(
         if (node["resource_type"] in ASSET_TYPES or node["resource_type"] == "source") and _enabled(node):
             key_of[uid] = t.key(node)
 
+    checks = _checks(nodes, key_of)
+    test_types: dict[AssetKey, set[str]] = {}
+    for check in checks:  # recorded on each asset for `test_type:` selection
+        test_types.setdefault(check.asset, set()).add(check.metadata["test_type"])
+    shared = _Interner()
     assets: list[AssetDefinition] = []
     selector_of: dict[AssetKey, str] = {}
     for uid, node in (*nodes.items(), *sources.items()):
@@ -160,14 +165,16 @@ def load_nodes(
         if spec:
             metadata.update(partition_column=spec["column"], partition_grain=spec["grain"],
                             partition_via=spec["via"])
+        if key in test_types:
+            metadata["test_types"] = sorted(test_types[key])
         assets.append(
             AssetDefinition(
                 key=key,
                 kind=DBT_KIND,
                 deps=deps,
                 group=t.group(node),
-                tags=frozenset(node.get("tags") or ()),
-                kinds=frozenset({"dbt", meta.get("adapter_type") or "sql"}),
+                tags=shared.value(frozenset(node.get("tags") or ())),
+                kinds=shared.value(frozenset({"dbt", meta.get("adapter_type") or "sql"})),
                 owners=_owners(node, groups),
                 description=t.description(node),
                 metadata=metadata,
@@ -177,7 +184,7 @@ def load_nodes(
                 path=node.get("original_file_path"),
                 resource_type=node["resource_type"],
                 fqn=tuple(node.get("fqn") or ()),
-                config=config,
+                config=shared.mapping(config),
                 origin=f"dbt {node['resource_type']} {uid} ({node.get('original_file_path')})",
                 executable=executable,
                 runner=runner if executable else None,
@@ -187,8 +194,6 @@ def load_nodes(
             selector_of[key] = _selector(node)
 
     assets.extend(_exposures(manifest, key_of, t, groups))
-    checks = _checks(nodes, key_of)
-    assets = _with_test_types(assets, checks)
     source_selector = {key_of[uid]: _selector(s) for uid, s in sources.items() if uid in key_of}
     return DbtNodes(
         assets=tuple(assets),
@@ -203,15 +208,18 @@ def load_nodes(
     )
 
 
-def _with_test_types(assets: list[AssetDefinition], checks: list[AssetCheckDefinition]) -> list[AssetDefinition]:
-    """Record on each asset the types of its tests, for `test_type:` selection."""
-    types: dict[AssetKey, set[str]] = {}
-    for check in checks:
-        types.setdefault(check.asset, set()).add(check.metadata["test_type"])
-    return [
-        a.with_changes(metadata={**a.metadata, "test_types": sorted(types[a.key])}) if a.key in types else a
-        for a in assets
-    ]
+class _Interner:
+    """One shared object per distinct value: most nodes of a folder carry the very same config, so
+    sharing it shrinks memory and the node cache (pickle writes a repeated object once)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[Any, Any] = {}
+
+    def value(self, hashable: Any) -> Any:
+        return self._seen.setdefault(hashable, hashable)
+
+    def mapping(self, mapping: dict[str, Any]) -> dict[str, Any]:
+        return self._seen.setdefault(orjson.dumps(mapping, option=orjson.OPT_SORT_KEYS), mapping)
 
 
 def _exposures(

@@ -161,7 +161,7 @@ class DbtProject:
 
     def nodes(self, runner: Any = None) -> DbtNodes:
         """Assets and checks of the manifest, from the cache when the manifest did not change."""
-        with paused_gc():  # tens of thousands of new objects: the collector only adds cost here
+        with paused_gc(freeze=True):  # 10,000s of new long-lived objects: keep the collector off them
             return self._nodes(runner)
 
     def _nodes(self, runner: Any) -> DbtNodes:

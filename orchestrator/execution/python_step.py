@@ -15,7 +15,6 @@ from orchestrator.execution.context import AssetContext, Emit
 from orchestrator.graph import AssetGraph
 from orchestrator.execution.schema_change import describe_change
 from orchestrator.io.base import InputContext, IOManager, OutputContext
-from orchestrator.io.parquet import as_arrow, schema_metadata
 from orchestrator.keys import AssetKey
 from orchestrator.partition_mappings import AllPartitionsMapping, IdentityMapping
 from orchestrator.partitions import PartitionRange
@@ -158,6 +157,8 @@ def run_python_asset(definition: AssetDefinition, env: StepEnv) -> StepOutcome:
 def _check_schema_change(definition: AssetDefinition, value: Any, env: StepEnv) -> None:
     if definition.schema_change == "ignore":
         return
+    from orchestrator.io.parquet import as_arrow, schema_metadata  # pyarrow only once values flow
+
     previous = env.previous_schemas.get((definition.key, env.partition_of(definition.key)))
     table = as_arrow(value)
     if previous is None or table is None:
