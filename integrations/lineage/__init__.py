@@ -13,10 +13,11 @@
         return lineage.sql(context, "select customer_id, lifetime_value > 1000 as vip from {clv}", clv=clv)
 
 Module map: query (one query); prepare (parse, dbt's ephemeral CTEs, qualify); walk + filters
-(the scope walk: value edges, filter edges); model (edges and kinds); schemas (where columns come
-from); dbt_manifest / compile / dbt_units (dbt projects); python_assets / duck (Python assets);
-engine / parallel / store (the whole graph, in worker processes, saved); graph (the result);
-openlineage; provider (the CLI's entry point).
+(the scope walk: value edges, filter edges); model (edges and kinds); schemas + iceberg_schemas
+(where columns come from); dbt_manifest / render / compile / dbt_units (dbt projects); declared
+(hand-written lineage); python_assets / duck (Python assets); engine / parallel / store (the
+whole graph, in worker processes, saved); graph (the result); openlineage; provider (the CLI's
+entry point).
 """
 
 from __future__ import annotations

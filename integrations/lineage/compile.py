@@ -1,8 +1,9 @@
 """Compiled SQL for every model and snapshot, without touching the warehouse.
 
 Used in order: the manifest's `compiled_code` when dbt already compiled the node, our cache
-(`target/orch_lineage_compiled.pickle`, keyed by each node's `compile_key`), else ONE in-process
-`dbt compile` of what is missing, given the already parsed manifest, one invocation at a time
+(`target/orch_lineage_compiled.pickle`, keyed by each node's `compile_key`), `render` for the
+models that use only ref/source/this/config/is_incremental, else ONE in-process `dbt compile` of
+what is left, given the already parsed manifest, one invocation at a time
 (`_INVOCATION_LOCK`), with `--no-introspect --no-populate-cache --no-write-json`: no connection,
 no query, no manifest rewrite.
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from integrations.dbt.project import DbtProject, _atomic_write_bytes
 from integrations.lineage.dbt_manifest import DbtDigest, DbtNode
+from integrations.lineage.render import render_simple
 
 CACHE_NAME = "orch_lineage_compiled.pickle"
 CACHE_FORMAT = 1
@@ -32,7 +34,8 @@ Compiler = Callable[[DbtProject, list[DbtNode]], dict[str, str | Exception]]
 
 def compiled_sql(project: DbtProject, digest: DbtDigest, compiler: Compiler | None = None
                  ) -> dict[str, str | Exception]:
-    """uid -> compiled SQL (or the exception that stopped its compilation)."""
+    """uid -> compiled SQL (or the exception that stopped its compilation). A `compiler` given
+    compiles every node missing from the caches (`compile_in_process`: all through dbt)."""
     wanted = [n for n in digest.nodes.values() if n.has_sql]
     cache_path = project.target_path / CACHE_NAME
     cache = _read_cache(cache_path)
@@ -46,7 +49,10 @@ def compiled_sql(project: DbtProject, digest: DbtDigest, compiler: Compiler | No
         else:
             missing.append(node)
     if missing:
-        compiled = (compiler or compile_in_process)(project, missing)
+        compiled = render_simple(missing, digest) if compiler is None else {}
+        left = [n for n in missing if n.uid not in compiled]
+        if left:
+            compiled.update((compiler or compile_in_process)(project, left))
         for node in missing:
             result = compiled.get(node.uid, RuntimeError("dbt compile returned nothing for this node"))
             found[node.uid] = result

@@ -21,6 +21,7 @@ import orjson
 
 from integrations.dbt.manifest import read_manifest
 from integrations.dbt.project import DbtProject, _atomic_write_bytes
+from integrations.lineage.declared import DECLARED_KEY
 from integrations.lineage.prepare import (
     EPHEMERAL_CATALOG,
     EPHEMERAL_DB,
@@ -30,7 +31,7 @@ from integrations.lineage.prepare import (
     table_function_sql,
 )
 
-DIGEST_FORMAT = 3
+DIGEST_FORMAT = 4
 RESOURCE_TYPES = ("model", "seed", "snapshot", "source")
 DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "redshift": "redshift", "snowflake": "snowflake",
             "bigquery": "bigquery", "databricks": "databricks", "spark": "spark", "trino": "trino",
@@ -55,6 +56,13 @@ class DbtNode:
     column_types: Mapping[str, str] = field(default_factory=dict)
     snapshot: Mapping[str, Any] = field(default_factory=dict)
     fqn: tuple[str, ...] = ()
+    raw_code: str | None = None
+    """The Jinja SQL of a model or snapshot (what `render` compiles without dbt)."""
+    relation_name: str | None = None
+    """The manifest's relation_name: how `ref`, `source` and `this` render."""
+    source_name: str | None = None
+    declared: Any = None
+    """A `column_lineage` declaration in the node's config or meta (dbt Python models use it)."""
 
     @property
     def is_ephemeral(self) -> bool:
@@ -145,9 +153,21 @@ def build_digest(project: DbtProject, manifest: Mapping[str, Any], checksum: str
             column_types=dict(config.get("column_types") or {}),
             snapshot=_snapshot_config(node) if node["resource_type"] == "snapshot" else {},
             fqn=tuple(node.get("fqn") or ()),
+            raw_code=node.get("raw_code") if node["resource_type"] in ("model", "snapshot") else None,
+            relation_name=node.get("relation_name"),
+            source_name=node.get("source_name"),
+            declared=_declared(node),
         )
     relations = {n.relation: n.key for n in nodes.values() if n.relation}
     return DbtDigest(str(project.project_dir), dialect, nodes, relations, checksum, functions)
+
+
+def _declared(node: Mapping[str, Any]) -> Any:
+    config = node.get("config") or {}
+    for holder in (config.get("meta"), node.get("meta"), config):
+        if isinstance(holder, Mapping) and holder.get(DECLARED_KEY):
+            return holder[DECLARED_KEY]
+    return None
 
 
 def _enabled(node: Mapping[str, Any]) -> bool:

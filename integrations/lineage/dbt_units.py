@@ -1,4 +1,5 @@
-"""A dbt project's nodes as engine units: models and snapshots are SQL, seeds and sources leaves.
+"""A dbt project's nodes as engine units: models and snapshots are SQL, seeds and sources leaves,
+Python models declared or unknown.
 
 A model reads each parent by its relation (an ephemeral parent by `__dbt__.ephemeral.<name>`),
 and its own relation (`{{ this }}`) is the self table whose reads are stripped. A snapshot gets
@@ -14,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from integrations.lineage.dbt_manifest import DbtDigest, DbtNode
+from integrations.lineage.declared import DECLARED_KEY, declared_lineage
 from integrations.lineage.engine import Unit
 from integrations.lineage.model import DIRECT, TRANSFORM, AssetLineage, merge_into
 
@@ -33,9 +35,7 @@ def _unit(node: DbtNode, digest: DbtDigest, compiled: Mapping[str, str | Excepti
     if node.resource_type in ("seed", "source"):
         return Unit(node.key, relation=node.relation)
     if node.language != "sql":
-        failed = AssetLineage(node.key, None, error=f"a dbt {node.language} model: column lineage is read from "
-                              "SQL only", origin="sql")
-        return Unit(node.key, parent_keys, relation=node.relation, given=failed)
+        return _code_model(node, parent_keys)
     sql = compiled.get(node.uid)
     if not isinstance(sql, str):
         failed = AssetLineage(node.key, None, error=str(sql or "not compiled"), origin="sql")
@@ -57,6 +57,18 @@ def _unit(node: DbtNode, digest: DbtDigest, compiled: Mapping[str, str | Excepti
         post=post,
         post_key=post_key,
     )
+
+
+def _code_model(node: DbtNode, parents: tuple[str, ...]) -> Unit:
+    """A dbt Python model: no SQL to read, so its lineage is what its config declares (completed
+    with the columns the schema layers know), else unknown, with its columns from the layers."""
+    if node.declared:
+        declared = declared_lineage(node.key, node.declared)
+        return Unit(node.key, parents, relation=node.relation, given=declared, origin="declared",
+                    complete=False)
+    reason = (f"a dbt {node.language} model: its lineage is not derived from code; declare it with "
+              f"config(meta={{'{DECLARED_KEY}': {{...}}}})")
+    return Unit(node.key, parents, relation=node.relation, origin="unknown", reason=reason)
 
 
 def snapshot_columns(lineage: AssetLineage, config: Mapping[str, Any]) -> AssetLineage:

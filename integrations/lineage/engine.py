@@ -38,6 +38,10 @@ class Unit:
     post: Callable[[AssetLineage], AssetLineage] | None = None
     post_key: str = ""
     origin: str = "sql"
+    reason: str | None = None
+    """Why a unit without SQL or given lineage has unknown lineage (kept on its result)."""
+    complete: bool = True
+    """False: `given` may name only some columns; the schema layers' others are added, no upstream."""
 
 
 def levels(units: Mapping[str, Unit]) -> list[list[Unit]]:
@@ -78,12 +82,14 @@ def compute(units: Iterable[Unit], layers: Layers, store: LineageStore | None = 
             pending: list[tuple[Unit, str, Task]] = []
             for unit in level:
                 if unit.given is not None:
-                    results[unit.asset] = _typed(unit.given, layers, unit.relation)
+                    given = unit.given if unit.complete else _widened(unit.given, layers, unit.relation)
+                    results[unit.asset] = _typed(given, layers, unit.relation)
                 elif unit.sql is None:
                     found = layers.lookup(unit.asset, unit.relation)
                     made = (leaf(unit.asset, found[0], found[0], schema_source=found[1]) if found
                             else leaf(unit.asset, None))
-                    results[unit.asset] = made if unit.origin == "sql" else replace(made, origin=unit.origin)
+                    results[unit.asset] = (made if unit.origin == "sql"
+                                           else replace(made, origin=unit.origin, reason=unit.reason))
                 else:
                     reads = sorted(unit.reads.items())
                     key = input_key(unit.sql, unit.dialect, unit.self_table, unit.post_key,
@@ -180,6 +186,16 @@ def _named(message: str, unit: Unit) -> str:
     for parent, parts in unit.reads.items():
         message = message.replace(f"'{'.'.join(parts)}'", f"'{parent}'")
     return message
+
+
+def _widened(lineage: AssetLineage, layers: Layers, relation: tuple[str, ...] | None) -> AssetLineage:
+    """A partial declaration completed with the columns the schema layers know, in their order."""
+    known = layers.columns(lineage.asset, relation)
+    if lineage.columns is None or not known:
+        return lineage
+    declared = dict(lineage.columns)
+    columns = {c: declared.pop(c, {}) for c in known}
+    return replace(lineage, columns={**columns, **declared})
 
 
 def _typed(lineage: AssetLineage, layers: Layers, relation: tuple[str, ...] | None) -> AssetLineage:

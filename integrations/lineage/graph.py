@@ -48,13 +48,13 @@ class ColumnLineageGraph:
     def to_json(self, keys: Collection[str] | None = None) -> dict[str, Any]:
         """`{"edges", "filter_edges", "errors", "warnings", "assets"}` of the assets in `keys` (all
         when None): the edges into them; `assets` maps each to its columns in order (null when
-        unknown) and where its lineage came from."""
+        unknown), where its lineage came from and, when it is expectedly unknown, why."""
         return {
             "edges": [e.as_dict() for e in self.edges(keys)],
             "filter_edges": [e.as_dict() for e in self.filter_edges(keys)],
             "errors": self.errors(keys),
             "warnings": self.warnings(keys),
-            "assets": {a.asset: {"columns": a.column_names, "origin": a.origin} for a in self._assets(keys)},
+            "assets": {a.asset: _described(a) for a in self._assets(keys)},
         }
 
     # -- traversal ------------------------------------------------------------------------------
@@ -152,3 +152,10 @@ def edge_order(edge: ColumnEdge) -> tuple[str, ...]:
 
 def _within(edge: ColumnEdge, keys: Collection[str] | None) -> bool:
     return keys is None or edge.target.asset in keys
+
+
+def _described(lineage: AssetLineage) -> dict[str, Any]:
+    found: dict[str, Any] = {"columns": lineage.column_names, "origin": lineage.origin}
+    if lineage.reason:
+        found["reason"] = lineage.reason
+    return found

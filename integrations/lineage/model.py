@@ -97,10 +97,12 @@ class AssetLineage:
     error: str | None = None
     warnings: tuple[str, ...] = ()
     origin: str = "sql"
-    """Where the lineage came from: sql, declared, python_sql, leaf."""
+    """Where the lineage came from: sql, declared, python_sql, leaf, or unknown (see `reason`)."""
     types: Mapping[str, str] = field(default_factory=dict)
     schema_source: str | None = None
     """For a leaf: which schema source knew its columns (recorded, warehouse, catalog...)."""
+    reason: str | None = None
+    """Why the lineage is unknown when that is expected, not a failure (e.g. a dbt Python model)."""
 
     @property
     def column_names(self) -> list[str] | None:

@@ -20,6 +20,7 @@ from integrations.lineage.dbt_units import dbt_units
 from integrations.lineage.duck import METADATA_KEY
 from integrations.lineage.engine import Unit, compute
 from integrations.lineage.graph import ColumnLineageGraph
+from integrations.lineage.iceberg_schemas import iceberg_hook
 from integrations.lineage.python_assets import python_units
 from integrations.lineage.schemas import (
     CatalogSchemas,
@@ -45,7 +46,8 @@ def column_lineage(defs: Any, *, store: Any = None, home: str | Path | None = No
 
     Schemas, in order of trust: `recorded_schemas` (`{asset: [[name, type], ...]}`) or those the
     event `store` recorded; the DuckDB `warehouse` (default: the first DuckDBIOManager's file);
-    the `iceberg` hook; each dbt project's catalog.json; seed CSV headers; documented columns.
+    Iceberg table schemas (default: through the IcebergIOManagers of `defs`, see
+    `iceberg_schemas`); each dbt project's catalog.json; seed CSV headers; documented columns.
     Results are saved in `home` (ORCH_HOME) when given, else in the dbt project's target dir.
     """
     started = time.perf_counter()
@@ -66,6 +68,8 @@ def column_lineage(defs: Any, *, store: Any = None, home: str | Path | None = No
         known = units.get(unit.asset)
         # a dbt source produced by a Python asset is that asset; keep the source's relation
         units[unit.asset] = _with_relation(unit, known.relation) if known is not None else unit
+    if iceberg is None:
+        iceberg = iceberg_hook(defs, digests)
     layers = Layers(schema_layers(projects, digests, recorded, warehouse or _warehouse(defs), iceberg,
                                   _documented_python(others)))
     path = Path(home) / FILE_NAME if home else (projects[0].target_path / FILE_NAME if projects else None)
@@ -84,6 +88,7 @@ def dbt_column_lineage(project: DbtProject | str | Path, *, recorded_schemas: Ma
     project = project if isinstance(project, DbtProject) else DbtProject(project)
     started = time.perf_counter()
     digest = load_digest(project)
+    digested_at = time.perf_counter()
     compiled = compiled_sql(project, digest, compiler)
     compiled_at = time.perf_counter()
     layers = Layers(schema_layers([project], [digest], RecordedSchemas(recorded_schemas), warehouse, iceberg, {}))
@@ -91,8 +96,9 @@ def dbt_column_lineage(project: DbtProject | str | Path, *, recorded_schemas: Ma
     saved = LineageStore(path)
     results = compute(dbt_units(digest, compiled), layers, saved, workers)
     done = time.perf_counter()
-    stats = {"seconds": round(done - started, 3), "compile_seconds": round(compiled_at - started, 3),
-             "lineage_seconds": round(done - compiled_at, 3), "assets": len(results),
+    stats = {"seconds": round(done - started, 3), "digest_seconds": round(digested_at - started, 3),
+             "compile_seconds": round(compiled_at - digested_at, 3), "lineage_seconds": round(done - compiled_at, 3),
+             "save_seconds": round(saved.save_seconds, 3), "assets": len(results),
              "recomputed": saved.misses, "reused": saved.hits}
     return ColumnLineageGraph(results, stats)
 

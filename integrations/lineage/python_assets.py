@@ -20,12 +20,10 @@ from typing import Any
 from orchestrator.assets import AssetDefinition
 from orchestrator.keys import AssetKey
 
+from integrations.lineage.declared import DECLARED_KEY, declared_lineage
 from integrations.lineage.duck import METADATA_KEY
 from integrations.lineage.engine import Unit
-from integrations.lineage.model import FILTER, AssetLineage, kind_value
 from integrations.lineage.prepare import normalize_name
-
-DECLARED_KEY = "column_lineage"
 
 
 def python_units(assets: Iterable[AssetDefinition], recorded_sql: Mapping[str, Any]) -> list[Unit]:
@@ -58,39 +56,3 @@ def _sql_unit(definition: AssetDefinition, parents: tuple[str, ...], record: Map
         tables[parts[0]] = asset
     return Unit(str(definition.key), parents, sql=record["sql"], dialect=dialect, reads=reads, tables=tables,
                 origin="python_sql")
-
-
-def declared_lineage(asset: str, declared: Any) -> AssetLineage:
-    """The `column_lineage` declaration of an asset; a malformed one is the asset's error."""
-    try:
-        columns: dict[str, dict[tuple[str, str], int]] = {}
-        filters: set[tuple[str, str, str]] = set()
-        for column, sources in dict(declared).items():
-            acc = columns.setdefault(str(column), {})
-            for source in sources:
-                upstream, upstream_column, kind, clause = _source(source)
-                if kind == FILTER:
-                    filters.add((upstream, upstream_column, clause or "where"))
-                    continue
-                value = kind_value(kind)
-                if acc.get((upstream, upstream_column), 0) < value:
-                    acc[(upstream, upstream_column)] = value
-    except (TypeError, ValueError, KeyError) as exc:
-        return AssetLineage(asset, None, error=f"invalid column_lineage declaration: {exc}", origin="declared")
-    return AssetLineage(asset, columns, frozenset(filters), origin="declared")
-
-
-def _source(source: Any) -> tuple[str, str, str, str | None]:
-    if isinstance(source, Mapping):
-        return (str(AssetKey.coerce(source["asset"])), str(source["column"]),
-                str(source.get("kind", "transform")), source.get("clause"))
-    if isinstance(source, str):
-        asset, dot, column = source.rpartition(".")
-        if not dot:
-            raise ValueError(f"{source!r} is not 'asset/key.column'")
-        return str(AssetKey.coerce(asset)), column, "transform", None
-    items = list(source)
-    if len(items) not in (2, 3):
-        raise ValueError(f"{source!r}: expected (asset, column) or (asset, column, kind)")
-    kind = str(items[2]) if len(items) == 3 else "transform"
-    return str(AssetKey.coerce(items[0])), str(items[1]), kind, None

@@ -3,7 +3,8 @@
 1. `RecordedSchemas`: the Arrow schemas IO managers recorded (materialization metadata `schema`,
    `[[name, type], ...]`), read from the event store or given as a mapping.
 2. `WarehouseSchemas`: the warehouse's information_schema (a DuckDB file, opened read-only).
-3. `HookSchemas("iceberg", fn)`: a pluggable hook, e.g. Iceberg table schemas (none by default).
+3. `HookSchemas("iceberg", fn)`: Iceberg table schemas; `iceberg_schemas.IcebergSchemas` reads them
+   through the Definitions' IcebergIOManagers (any `fn(asset, relation)` may be given instead).
 4. `CatalogSchemas`: dbt's catalog.json (`dbt docs generate`).
 5. `SeedFileSchemas`: the header of a seed's CSV file.
 6. `DocumentedSchemas`: the columns documented in the manifest.

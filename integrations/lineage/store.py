@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ class LineageStore:
         self._dirty = False
         self.hits = 0
         self.misses = 0
+        self.save_seconds = 0.0
 
     def _read(self) -> dict[str, tuple[str, AssetLineage]]:
         if self.path is None or not self.path.exists():
@@ -71,6 +73,7 @@ class LineageStore:
         stale = set(self._entries) - self._seen
         if not self._dirty and not stale:
             return
+        started = time.perf_counter()
         for asset in stale:
             del self._entries[asset]
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,3 +82,4 @@ class LineageStore:
                                      protocol=pickle.HIGHEST_PROTOCOL))
         os.replace(tmp, self.path)
         self._dirty = False
+        self.save_seconds = time.perf_counter() - started

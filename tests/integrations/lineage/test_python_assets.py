@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from integrations import lineage
-from integrations.lineage.python_assets import declared_lineage
+from integrations.lineage.declared import declared_lineage
 from orchestrator import Definitions, MemoryEventStore, asset, materialize
 from orchestrator.errors import ExecutionError
 
