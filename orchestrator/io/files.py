@@ -1,18 +1,34 @@
-"""Where IO managers put files: a local folder or any fsspec URL, written atomically.
+"""Where IO managers put files: a local folder or any fsspec URL, written atomically and hashed.
 
-Local writes go to a temporary name beside the target and are renamed into place (atomic on POSIX).
-Remote writes (s3://, gs://, memory://...) go to a temporary key and are moved onto the target;
-object stores publish an object only once its upload completes, so no half file is ever visible.
+Local writes go to a hidden temporary name beside the target (`.<name>.<host>.<pid>.<thread>.tmp`) and
+are renamed into place (atomic on POSIX). A writer that is SIGKILLed leaves its temporary file behind;
+the next write of the same target removes it once its writer is gone (see `_abandoned`). Remote writes
+(s3://, gs://, memory://...) go to a temporary key and are moved onto the target; object stores
+publish an object only once its upload completes, so no half file is ever visible.
+
+`write_atomic(target, write)` calls `write(sink)` with what pyarrow writes to fastest: a local path
+(pyarrow's native file) or a file object. It returns (bytes, SHA-256) of what was published.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+
+from orchestrator.io.digest import FileFollower, HashingFile
+
+Sink = str | IO[bytes]
+"""A local path (the writer opens it with truncation) or an open binary file object."""
+
+HOST = socket.gethostname()
+STALE_SECONDS = 24 * 3600
+"""A temporary file whose writer cannot be checked (another host) is removed after this long unchanged."""
 
 
 def is_url(location: str | Path) -> bool:
@@ -20,39 +36,42 @@ def is_url(location: str | Path) -> bool:
     return "://" in text and not text.startswith("file://")
 
 
+def write_bytes(sink: Sink, payload: bytes) -> None:
+    if isinstance(sink, str):
+        Path(sink).write_bytes(payload)
+    else:
+        sink.write(payload)
+
+
 class LocalFiles:
     """A folder on this machine."""
 
+    filesystem = None
+    local = True
+
     def __init__(self, root: str | Path) -> None:
         self.root = Path(str(root).removeprefix("file://"))
-        self._made: set[Path] = set()
-        self.filesystem = None
 
     def path(self, *parts: str) -> str:
         return str(self.root.joinpath(*parts))
 
-    def write_atomic(self, target: str, write: Callable[[IO[bytes]], None]) -> None:
+    def write_atomic(self, target: str, write: Callable[[Sink], None]) -> tuple[int, str]:
         path = Path(target)
-        self._ensure(path.parent)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        _sweep(path)
+        tmp = path.with_name(f".{path.name}.{HOST}.{os.getpid()}.{threading.current_thread().ident}.tmp")
+        follower = None
         try:
-            try:
-                handle = open(tmp, "wb")
-            except FileNotFoundError:  # the folder was removed since this process made it
-                self._made.discard(path.parent)
-                self._ensure(path.parent)
-                handle = open(tmp, "wb")
-            with handle:
-                write(handle)
+            tmp.write_bytes(b"")  # exists before the follower opens it; the writer truncates it again
+            follower = FileFollower(str(tmp))
+            write(str(tmp))
+            written = follower.finish(tmp.stat().st_size)
             os.replace(tmp, path)
         except BaseException:
+            if follower is not None:
+                follower.stop()
             tmp.unlink(missing_ok=True)
             raise
-
-    def _ensure(self, folder: Path) -> None:
-        if folder not in self._made:
-            folder.mkdir(parents=True, exist_ok=True)
-            self._made.add(folder)
+        return written
 
     def exists(self, path: str) -> bool:
         return os.path.exists(path)
@@ -70,8 +89,53 @@ class LocalFiles:
             return []
 
 
+def _sweep(target: Path) -> None:
+    """Make the target's folder if missing; remove temporary files of `target` whose writer is gone."""
+    prefix = f".{target.name}."
+    try:
+        with os.scandir(target.parent) as entries:
+            stale = [e.path for e in entries
+                     if e.name.startswith(prefix) and e.name.endswith(".tmp")
+                     and _abandoned(e.name[len(prefix):-len(".tmp")], e)]
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return
+    for path in stale:
+        Path(path).unlink(missing_ok=True)
+
+
+def _abandoned(owner: str, entry: os.DirEntry[str]) -> bool:
+    """True when the writer named by `owner` ("host.pid.thread") is no longer writing.
+
+    On this host: its process is gone, or (when it is this process) its thread is. A file of another
+    host, or of an older naming scheme, is abandoned once unchanged for STALE_SECONDS.
+    """
+    parts = owner.rsplit(".", 2)  # a host name may contain dots
+    if len(parts) == 3 and parts[0] == HOST and parts[1].isdigit() and parts[2].isdigit() and os.name == "posix":
+        pid, thread = int(parts[1]), int(parts[2])
+        if pid == os.getpid():
+            return thread not in {t.ident for t in threading.enumerate()}
+        return not _running(pid)
+    try:
+        return time.time() - entry.stat().st_mtime > STALE_SECONDS
+    except FileNotFoundError:
+        return False
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 class RemoteFiles:
     """Any fsspec filesystem, addressed by URL."""
+
+    local = False
 
     def __init__(self, url: str, **storage_options: Any) -> None:
         import fsspec  # only when a URL is configured
@@ -83,16 +147,18 @@ class RemoteFiles:
     def path(self, *parts: str) -> str:
         return "/".join([self.root, *parts])
 
-    def write_atomic(self, target: str, write: Callable[[IO[bytes]], None]) -> None:
+    def write_atomic(self, target: str, write: Callable[[Sink], None]) -> tuple[int, str]:
         tmp = f"{target}.{uuid.uuid4().hex}.tmp"
         try:
             with self.filesystem.open(tmp, "wb") as handle:
-                write(handle)
+                sink = HashingFile(handle)
+                write(sink)
             self.filesystem.mv(tmp, target)
         except BaseException:
             if self.filesystem.exists(tmp):
                 self.filesystem.rm(tmp)
             raise
+        return sink.size, sink.digest.hexdigest()
 
     def exists(self, path: str) -> bool:
         return bool(self.filesystem.exists(path))

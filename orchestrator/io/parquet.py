@@ -2,24 +2,24 @@
 
 One folder per asset (`<base>/<key path>/`), partitions as hive-style `partition=<key>` folders.
 Files appear atomically (see io/files.py). Record-batch iterators are written batch by batch, in
-bounded memory. The data version is a hash of the file's bytes, computed while writing. The
-default IO manager pickles values that are not tables; `pickle_fallback=False` refuses them.
+bounded memory. The data version is the SHA-256 of the file's bytes (`sha256sum data.parquet`),
+computed while writing (io/digest.py). Local files are read memory-mapped. The default IO manager
+pickles values that are not tables; `pickle_fallback=False` refuses them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestrator.errors import IOManagerError
 from orchestrator.io.base import InputContext, IOManager, OutputContext, not_materialized
-from orchestrator.io.files import files_at
+from orchestrator.io.files import Sink, files_at, write_bytes
 from orchestrator.keys import AssetKey
 
 PARQUET_FILE = "data.parquet"
@@ -83,35 +83,6 @@ def convert_table(table: pa.Table, expected_type: Any) -> Any:
     return table
 
 
-class _HashingFile:
-    """A writable file that hashes what goes through it, so the data version costs no re-read."""
-
-    def __init__(self, handle: IO[bytes]) -> None:
-        self.handle = handle
-        self.digest = hashlib.blake2b(digest_size=16)
-        self.size = 0
-        self.closed = False
-
-    def write(self, data: Any) -> int:
-        view = memoryview(data)
-        self.digest.update(view)
-        self.handle.write(view)
-        self.size += view.nbytes
-        return view.nbytes
-
-    def tell(self) -> int:
-        return self.size
-
-    def flush(self) -> None:
-        self.handle.flush()
-
-    def writable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self.closed = True
-
-
 class ParquetIOManager(IOManager):
     """Parquet files under a local folder or an fsspec URL (`s3://bucket/lake`, `memory://x`)."""
 
@@ -141,18 +112,17 @@ class ParquetIOManager(IOManager):
 
     def _write_parquet(self, folder: str, schema: pa.Schema, fill: Any) -> dict[str, Any]:
         target = f"{folder}/{PARQUET_FILE}"
-        stats: dict[str, Any] = {}
+        rows = 0
 
-        def write(handle: IO[bytes]) -> None:
-            sink = _HashingFile(handle)
+        def write(sink: Sink) -> None:
+            nonlocal rows
             with pq.ParquetWriter(sink, schema) as writer:
-                stats["rows"] = fill(writer)
-            stats.update(bytes=sink.size, data_version=sink.digest.hexdigest())
+                rows = fill(writer)
 
-        self.files.write_atomic(target, write)
+        size, digest = self.files.write_atomic(target, write)
         self.files.remove(f"{folder}/{PICKLE_FILE}")
-        return {"rows": stats["rows"], "bytes": stats["bytes"], "schema": schema_metadata(schema),
-                "location": target, "data_version": stats["data_version"]}
+        return {"rows": rows, "bytes": size, "schema": schema_metadata(schema), "location": target,
+                "data_version": digest}
 
     def _write_pickle(self, key: AssetKey, folder: str, value: Any) -> dict[str, Any]:
         try:
@@ -163,17 +133,17 @@ class ParquetIOManager(IOManager):
                 f"neither a table nor picklable ({exc})."
             ) from exc
         target = f"{folder}/{PICKLE_FILE}"
-        self.files.write_atomic(target, lambda handle: handle.write(payload))
+        size, digest = self.files.write_atomic(target, lambda sink: write_bytes(sink, payload))
         self.files.remove(f"{folder}/{PARQUET_FILE}")
-        return {"bytes": len(payload), "location": target,
-                "data_version": hashlib.blake2b(payload, digest_size=16).hexdigest()}
+        return {"bytes": size, "location": target, "data_version": digest}
 
     def read(self, context: InputContext) -> Any:
         folder = self._folder(context.asset_key, context.partition)
         parquet = f"{folder}/{PARQUET_FILE}"
         if self.files.exists(parquet):
             columns = list(context.columns) if context.columns else None
-            table = pq.read_table(parquet, columns=columns, filesystem=self.files.filesystem)
+            table = pq.read_table(parquet, columns=columns, filesystem=self.files.filesystem,
+                                  memory_map=self.files.local)  # no copy of the file into the heap
             return convert_table(table, context.expected_type)
         pickled = f"{folder}/{PICKLE_FILE}"
         if self.files.exists(pickled):
