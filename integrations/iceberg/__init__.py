@@ -1,14 +1,15 @@
 """Iceberg for the orchestrator: IcebergIOManager on pyiceberg, and DuckDB reading its tables.
 
 pyiceberg is imported only by this package, and only when IcebergIOManager is first used:
-`integrations.iceberg.duckdb_scan` (and the dbt-duckdb plugin on top of it) stay light.
+`integrations.iceberg.duckdb_scan`, `.extensions` (and the dbt-duckdb plugin on top of them) stay light.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from integrations.iceberg.duckdb_scan import attach_iceberg, extension_path, iceberg_scan_sql
+from integrations.iceberg.duckdb_scan import iceberg_scan_sql
+from integrations.iceberg.extensions import attach_iceberg, extension_path
 
 if TYPE_CHECKING:
     from integrations.iceberg.io_manager import IcebergIOManager

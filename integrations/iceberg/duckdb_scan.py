@@ -1,7 +1,6 @@
 """Reading the IO manager's Iceberg tables from DuckDB (and so from dbt-duckdb).
 
-DuckDB cannot download extensions here: `attach_iceberg(con)` loads `avro` and `iceberg` from the
-`duckdb-extension-avro` / `duckdb-extension-iceberg` wheels. `iceberg_scan_sql(location)` is the SQL
+The extensions come from their wheels (see extensions.py). `iceberg_scan_sql(location)` is the SQL
 to read a table: a `*.metadata.json` file reads that version; a table folder reads the version named
 by its `metadata/version-hint.text`, which the IO manager rewrites after each commit of a local table
 (`write_version_hint`), so a dbt source can point at the folder once and always see the latest data.
@@ -12,50 +11,15 @@ This module imports no pyiceberg.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import re
 import tempfile
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any
 
-from orchestrator.errors import IOManagerError
-
-EXTENSIONS = ("avro", "iceberg")  # iceberg needs avro to read manifests
 VERSION_HINT = "version-hint.text"
 _METADATA_VERSION = re.compile(r"^(?:v)?(\d+)(?:-.*)?\.metadata\.json$")
-
-
-def extension_path(name: str) -> Path:
-    """The `.duckdb_extension` file of `name` in its `duckdb_extension_<name>` wheel.
-
-    >>> extension_path("iceberg").name
-    'iceberg.duckdb_extension'
-    """
-    import duckdb
-
-    spec = importlib.util.find_spec(f"duckdb_extension_{name}")
-    roots = list(spec.submodule_search_locations or []) if spec else []
-    candidates = [p for root in roots for p in sorted(Path(root).glob(f"extensions/*/{name}.duckdb_extension"))]
-    exact = [p for p in candidates if p.parent.name == f"v{duckdb.__version__}"]
-    if exact or candidates:
-        return (exact or candidates)[0]
-    raise IOManagerError(
-        f"The DuckDB extension '{name}' is not installed: pip install "
-        f"'duckdb-extension-{name}=={duckdb.__version__}' (it must match duckdb {duckdb.__version__})."
-    )
-
-
-def attach_iceberg(con: Any) -> Any:
-    """Load the avro and iceberg extensions from their wheels into DuckDB connection `con`; returns it."""
-    loaded = {row[0] for row in con.execute(
-        "SELECT extension_name FROM duckdb_extensions() WHERE loaded").fetchall()}
-    for name in EXTENSIONS:
-        if name not in loaded:
-            con.execute(f"LOAD '{_sql_string(str(extension_path(name)))}'")
-    return con
 
 
 def local_path(location: str) -> str:
@@ -71,7 +35,7 @@ def iceberg_scan_sql(location: str | Path) -> str:
     >>> iceberg_scan_sql("file:///wh/raw/events/metadata/00001-a.metadata.json")
     "iceberg_scan('/wh/raw/events/metadata/00001-a.metadata.json')"
     """
-    return f"iceberg_scan('{_sql_string(local_path(str(location)))}')"
+    return f"iceberg_scan('{sql_string(local_path(str(location)))}')"
 
 
 def write_version_hint(metadata_location: str) -> None:
@@ -117,5 +81,5 @@ def _locked(path: Path):  # noqa: ANN202
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _sql_string(text: str) -> str:
+def sql_string(text: str) -> str:
     return text.replace("'", "''")

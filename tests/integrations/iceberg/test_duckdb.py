@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from integrations.iceberg import attach_iceberg, duckdb_iceberg_scan_sql, extension_path
+from integrations.iceberg.dbt_plugin import Plugin
 from integrations.iceberg.duckdb_scan import local_path
 from tests.integrations.iceberg.conftest import DAILY, day_rows, write
 
@@ -40,26 +41,10 @@ def test_duckdb_iceberg_scan_reads_what_the_io_manager_wrote(io):
 
 @pytest.mark.parametrize("catalog", ["sqlite"], indirect=True)  # dbt reads files: the catalog does not matter
 def test_a_dbt_duckdb_source_reads_the_iceberg_table(io, catalog, tmp_path, monkeypatch):
-    dbt_main = pytest.importorskip("dbt.cli.main")
     write(io, "raw/events", day_rows("2024-01-01", 3), "2024-01-01", DAILY)
     write(io, "raw/events", day_rows("2024-01-02", 4), "2024-01-02", DAILY)
-    project = tmp_path / "dbt"
-    _files(project, {
-        "dbt_project.yml": """
-            name: iceberg_demo
-            version: "1.0"
-            profile: iceberg_demo
-        """,
-        "profiles.yml": f"""
-            iceberg_demo:
-              target: dev
-              outputs:
-                dev:
-                  type: duckdb
-                  path: "{tmp_path / 'warehouse.duckdb'}"
-                  plugins:
-                    - module: integrations.iceberg.dbt_plugin
-        """,
+    monkeypatch.setenv("ORCH_ICEBERG_WAREHOUSE", local_path(io.config.properties["warehouse"]))
+    dbt_build(tmp_path, {
         "models/sources.yml": """
             version: 2
             sources:
@@ -73,14 +58,71 @@ def test_a_dbt_duckdb_source_reads_the_iceberg_table(io, catalog, tmp_path, monk
             select day, count(*) as n from {{ source('raw', 'events') }} group by day
         """,
     })
-    monkeypatch.setenv("ORCH_ICEBERG_WAREHOUSE", local_path(io.config.properties["warehouse"]))
-
-    result = dbt_main.dbtRunner().invoke(["build", "--project-dir", str(project), "--profiles-dir", str(project),
-                                          "--quiet"])
-    assert result.success, result.exception
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
         rows = con.execute("SELECT CAST(day AS VARCHAR), n FROM events_per_day ORDER BY day").fetchall()
     assert rows == [("2024-01-01", 3), ("2024-01-02", 4)]
+
+
+LOADED = "SELECT count(*) FROM duckdb_extensions() WHERE loaded AND extension_name IN ('avro', 'iceberg')"
+
+
+def plugin_connection(config: dict) -> duckdb.DuckDBPyConnection:
+    """A connection set up as dbt-duckdb sets up each one with the plugin."""
+    plugin = Plugin("dbt_plugin", {})
+    plugin.update_connection_config(None, config)
+    con = duckdb.connect(config=config)
+    plugin.configure_connection(con)
+    return con
+
+
+@pytest.mark.parametrize("catalog", ["sqlite"], indirect=True)
+def test_the_dbt_plugin_has_duckdb_load_the_extensions_when_a_query_reads_iceberg(io, catalog):
+    write(io, "raw/events", day_rows("2024-01-01", 3), "2024-01-01", DAILY)
+    con = plugin_connection({})
+    assert con.execute("SELECT 42").fetchone() == (42,)
+    assert con.execute(LOADED).fetchone() == (0,)  # not paid by connections that read no Iceberg
+    assert con.execute(f"SELECT count(*) FROM {io.scan_sql('raw/events')}").fetchone() == (3,)
+    assert con.execute(LOADED).fetchone() == (2,)
+
+
+def test_with_autoloading_off_the_dbt_plugin_loads_the_extensions_on_connect():
+    assert plugin_connection({"autoload_known_extensions": False}).execute(LOADED).fetchone() == (2,)
+
+
+def test_a_dbt_build_reading_no_iceberg_source_loads_no_extension(tmp_path):
+    dbt_build(tmp_path, {"models/loaded.sql": f"""
+        {{{{ config(materialized='table') }}}}
+        {LOADED.replace('count(*)', 'count(*) AS n')}
+    """})
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        assert con.execute("SELECT n FROM loaded").fetchone() == (0,)
+
+
+def dbt_build(tmp_path: Path, models: dict[str, str]) -> None:
+    """`dbt build` of a project of `models` on a DuckDB warehouse in tmp_path, with the plugin."""
+    dbt_main = pytest.importorskip("dbt.cli.main")
+    project = tmp_path / "dbt"
+    _files(project, {
+        "dbt_project.yml": """
+            name: demo
+            version: "1.0"
+            profile: demo
+        """,
+        "profiles.yml": f"""
+            demo:
+              target: dev
+              outputs:
+                dev:
+                  type: duckdb
+                  path: "{tmp_path / 'warehouse.duckdb'}"
+                  plugins:
+                    - module: integrations.iceberg.dbt_plugin
+        """,
+        **models,
+    })
+    result = dbt_main.dbtRunner().invoke(["build", "--project-dir", str(project), "--profiles-dir", str(project),
+                                          "--quiet"])
+    assert result.success, result.exception
 
 
 def _files(root: Path, files: dict[str, str]) -> None:
