@@ -308,7 +308,7 @@ def _profiles_yaml(root: Path) -> str:
         f"# The warehouse: ${WAREHOUSE_ENV}, else target/warehouse.duckdb in this project.\n"
         f"{PROJECT}:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
         f"      path: \"{{{{ env_var('{WAREHOUSE_ENV}', '{default}') }}}}\"\n"
-        "      schema: main\n      threads: 4\n      keep_open: false\n"
+        "      schema: main\n      threads: 4\n"
     )
 
 

@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -185,6 +186,7 @@ class DbtRunner:
             finally:
                 done.set()
                 watcher.join()
+                _close_duckdb_database()
         if result.exception is not None and not handler.reported:
             raise ExecutionError(f"dbt build failed before running any node: {result.exception}")
 
@@ -241,6 +243,21 @@ def _cancel_adapter_queries() -> None:
                 adapter.cancel_open_connections()
         except Exception:  # best effort: the KeyboardInterrupt still stops dbt
             pass
+
+
+def _close_duckdb_database() -> None:
+    """dbt-duckdb keeps its database open for the life of the process (`keep_open`, its default):
+    fast, since every node of a build shares one open database instead of reopening the file (and
+    re-running plugins) per connection, but an in-process build would then hold the warehouse file
+    locked against other processes. So it is closed as each invocation ends."""
+    connections = sys.modules.get("dbt.adapters.duckdb.connections")
+    if connections is None:  # another adapter, or dbt-duckdb never connected
+        return
+    manager = connections.DuckDBConnectionManager
+    with manager._LOCK:
+        environment, manager._ENV = manager._ENV, None
+    if environment is not None:
+        environment.close()
 
 
 def _stop_on_cancel(cancel: threading.Event, process: subprocess.Popen) -> None:

@@ -61,6 +61,22 @@ def _digests(home: Path) -> list[dict]:
     return table.sort_by("order_date").to_pylist()
 
 
+def _chunks_running(home: Path, backfill_id: str, since: float) -> list:
+    """Chunks marked running by a process launched at `since` (not stale marks of a killed one)."""
+    with open_store(None, home) as store:
+        return [c for c in store.backfills.chunks(backfill_id)
+                if c.status == ChunkStatus.RUNNING and (c.updated_at or 0) >= since]
+
+
+def _wait_for_chunk(home: Path, backfill_id: str, proc: subprocess.Popen, since: float) -> bool:
+    """True once `proc` runs a chunk; False when it exits first."""
+    while proc.poll() is None:
+        if _chunks_running(home, backfill_id, since):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 @pytest.fixture(scope="module")
 def prepared(lakehouse_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A home with the raw data and every unpartitioned model built once."""
@@ -76,24 +92,29 @@ def test_sigkill_at_random_moments_then_resume_gives_the_clean_runs_data(prepare
     _ok(_orch(clean, lakehouse_root, "backfill", "--select", SELECT, "--from", FROM, "--to", TO, "--json"))
 
     rng = random.Random(20241121)
+    launched = time.time()
     proc = _orch(killed, lakehouse_root, "backfill", "--select", SELECT, "--from", FROM, "--to", TO)
     first_line = proc.stdout.readline()
     backfill_id = first_line.split()[1].rstrip(":")
     kills, mid_chunk = 0, 0
     while kills < KILLS:
-        time.sleep(rng.uniform(0.3, 5.0))
+        # Kill at a random moment once this process has started a chunk: a fixed clock would mostly
+        # hit interpreter start-up, or a backfill that already finished, as builds got faster.
+        if not _wait_for_chunk(killed, backfill_id, proc, launched):
+            break  # it finished: nothing left to interrupt
+        time.sleep(rng.uniform(0.0, 1.5))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
             proc.wait()
-            with open_store(None, killed) as store:
-                mid_chunk += any(c.status == ChunkStatus.RUNNING for c in store.backfills.chunks(backfill_id))
+            mid_chunk += bool(_chunks_running(killed, backfill_id, launched))
         proc.wait()
+        launched = time.time()
         proc = _orch(killed, lakehouse_root, "backfill", "resume", backfill_id, "--json")
     summary = json.loads(_ok(proc))
     assert summary["status"] == "succeeded", summary
-    print(f"{mid_chunk} of {KILLS} kills landed inside a chunk")
-    assert mid_chunk >= 3, f"only {mid_chunk} of {KILLS} kills landed inside a chunk"
+    print(f"{mid_chunk} of {kills} kills landed inside a chunk")
+    assert mid_chunk >= 3, f"only {mid_chunk} of {kills} kills landed inside a chunk"
 
     assert _revenue(killed) == _revenue(clean) and len(_revenue(clean)) == 20
     assert _digests(killed) == _digests(clean) and len(_digests(clean)) == 20

@@ -3,6 +3,8 @@ stream per node, failures skip only what depends on them."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -27,6 +29,16 @@ def test_ingest_dbt_python_dbt_runs_as_single_dbt_invocations(full_run, lakehous
     with duckdb.connect(str(lakehouse.warehouse), read_only=True) as con:
         tiers = dict(con.sql("select tier, customers from main.customer_scores_summary").fetchall())
     assert sum(tiers.values()) == 500
+
+
+def test_an_in_process_build_releases_the_warehouse_file(full_run, lakehouse):
+    # dbt-duckdb keeps its database open (keep_open, the demo profile's default) during a build; the
+    # runner closes it afterwards, so another process can open the warehouse for writing.
+    code = ("import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
+            "con.execute('create or replace table main.lock_probe as select 1 as x'); print('ok')")
+    done = subprocess.run([sys.executable, "-c", code, str(lakehouse.warehouse)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "ok", done.stderr
 
 
 def test_results_stream_per_node_with_dbt_metadata(full_run):
