@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ class IcebergSchemas:
     def __init__(self, managers: Mapping[str, Any], assets: Mapping[str, str],
                  scans: Mapping[Relation, str] | None = None) -> None:
         """`assets`: asset key -> io_manager name; `scans`: a source's relation -> the table
-        folder its `iceberg_scan(...)` reads (see `scanned_folders`)."""
+        folder its `iceberg_scan(...)` reads (see `iceberg_hook`)."""
         self.managers = dict(managers)
         self.assets = {k: m for k, m in assets.items() if m in self.managers}
         self.scans = dict(scans or {})
@@ -49,7 +49,7 @@ class IcebergSchemas:
     def __call__(self, asset: str, relation: Relation | None) -> Columns | None:
         if asset in self.assets:
             manager = self.managers[self.assets[asset]]
-            found = self._schema(manager, lambda: manager.table(asset))
+            found = self._schema(lambda: manager.table(asset))
             if found:
                 return found
         folder = self.scans.get(relation) if relation is not None else None
@@ -59,9 +59,9 @@ class IcebergSchemas:
         if located is None:
             return None
         manager, identifier = located
-        return self._schema(manager, lambda: manager.catalog().load_table(identifier))
+        return self._schema(lambda: manager.catalog().load_table(identifier))
 
-    def _schema(self, manager: Any, load: Any) -> Columns | None:
+    def _schema(self, load: Callable[[], Any]) -> Columns | None:
         try:
             return columns_of(load().schema())
         except Exception as exc:  # not written yet, no catalog: this layer does not know it
@@ -96,10 +96,13 @@ def scan_path(call: str) -> str | None:
 
 
 def folder_of(location: str, base: str | Path = "") -> str:
-    """A table folder as an absolute local path: `file://` dropped, a metadata file's table."""
+    """A table folder as one string: `file://` dropped, a metadata file's table, a local path made
+    absolute (relative to `base`); other URLs (s3://...) kept as they are."""
     path = location.removeprefix("file://")
     if path.endswith(".metadata.json") or path.endswith("version-hint.text"):
-        path = os.path.dirname(os.path.dirname(path))
+        path = path.rsplit("/", 2)[0]
+    if "://" in path:
+        return path.rstrip("/")
     return os.path.normpath(os.path.join(base or os.getcwd(), path))
 
 

@@ -16,6 +16,7 @@ import pytest
 from integrations import lineage
 from integrations.dbt import DbtProject, dbt_assets
 from integrations.iceberg import IcebergIOManager
+from integrations.lineage.iceberg_schemas import folder_of, scan_path
 from orchestrator import Definitions, asset
 from orchestrator.io.base import OutputContext
 from orchestrator.keys import AssetKey
@@ -80,3 +81,10 @@ def test_importing_lineage_does_not_import_pyiceberg():
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert found.stdout.strip() == "False"
+
+
+def test_scan_paths_and_table_locations_compare_as_one_folder_string():
+    assert scan_path("ICEBERG_SCAN('../lake/spend')") == "../lake/spend"
+    assert folder_of("../lake/spend", "/repo/dbt") == "/repo/lake/spend"
+    assert folder_of("file:///w/lake/spend/metadata/00002-a.metadata.json") == "/w/lake/spend"
+    assert folder_of("s3://bucket/w/lake/spend/") == "s3://bucket/w/lake/spend"
