@@ -15,6 +15,7 @@ import hashlib
 import importlib.util
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ def autoload_iceberg(con: Any) -> Any:
     A setting of the open database, not a connection config: other connections to the same file in
     this process must open with the same config.
     """
-    folder = autoload_directory()
+    folder = autoload_directory(con.execute("PRAGMA platform").fetchone()[0])
     if folder is None or not con.execute("SELECT current_setting('autoload_known_extensions')").fetchone()[0]:
         return attach_iceberg(con)
     folders = list(con.execute("SELECT current_setting('extension_directories')").fetchone()[0] or [])
@@ -72,7 +73,7 @@ def autoload_iceberg(con: Any) -> Any:
 
 
 @functools.cache
-def autoload_directory() -> Path | None:
+def autoload_directory(platform: str) -> Path | None:
     """`<cache>/<id>/` with `v<duckdb version>/<platform>/<name>.duckdb_extension` linking to the wheels:
     the layout DuckDB looks for in its `extension_directories`. <id> is per environment, so venvs
     never repoint each other's links. None when no link can be made."""
@@ -80,8 +81,6 @@ def autoload_directory() -> Path | None:
 
     files = {name: extension_path(name) for name in EXTENSIONS}
     env_id = hashlib.sha256("\n".join(str(p) for p in files.values()).encode()).hexdigest()[:12]
-    with duckdb.connect() as con:
-        platform = con.execute("PRAGMA platform").fetchone()[0]
     for cache in _cache_roots():
         root = cache / "orch-duckdb-extensions" / env_id
         try:
@@ -104,7 +103,7 @@ def _link(link: Path, target: Path) -> None:
     """Point `link` at `target`, atomically (concurrent processes may do the same)."""
     if link.is_symlink() and os.readlink(link) == str(target):
         return
-    tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(target)
     os.replace(tmp, link)
