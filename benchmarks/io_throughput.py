@@ -8,13 +8,17 @@ One realistic mixed-type table (int64 id, timestamp, date, ~50-value string cate
 decimal(12,2) price, bool flag, ~20-char string text) is generated once with numpy, in chunks, and
 written then read back through ours and the raw reference:
 
-    parquet  ParquetIOManager.write / .read     pq.write_table / pq.read_table
-    iceberg  IcebergIOManager.write / .read     catalog.create_table + table.append /
-             (SQL catalog on SQLite)            catalog.load_table().scan().to_arrow()
-    duckdb   DuckDBIOManager.write / .read      duckdb.connect + CREATE TABLE AS / SELECT * .arrow()
+    parquet         ParquetIOManager.write / .read     pq.write_table / pq.read_table
+    parquet_stream  ParquetIOManager.write(iterator)   pq.ParquetWriter + write_batch per batch
+    iceberg         IcebergIOManager.write / .read     catalog.create_table + table.append /
+                    (SQL catalog on SQLite)            catalog.load_table().scan().to_arrow()
+    iceberg_stream  IcebergIOManager.write(iterator)   create_table + append(RecordBatchReader)
+    duckdb          DuckDBIOManager.write / .read      duckdb.connect + CREATE TABLE AS / SELECT * .arrow()
 
-Each timing is the best of --repeat (ours and raw interleaved), every repetition into a fresh
-folder; opening a catalog is outside the timed region for both sides, creating the table inside it.
+The *_stream pairs write the table as an iterator of record batches of CHUNK_ROWS rows (write only).
+
+Each timing is the best of --repeat (ours and raw interleaved, alternating which goes first), every
+repetition into a fresh folder; opening a catalog is outside the timed region for both sides, creating the table inside it.
 Throughput is rows/s; ratio = ours / raw (target >= 0.90). Peak memory (ru_maxrss) of streaming --rows rows as record
 batches through Parquet and Iceberg is measured in a fresh subprocess per case, against a baseline
 that only generates the batches. Prints tables, whether targets are met, and a final JSON line.
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
 import resource
 import shutil
@@ -96,15 +101,18 @@ def _timed(setup: Callable[[], Any], run: Callable[[Any], Any]) -> tuple[float, 
 def compare(repeat: int, ours: tuple[Callable[[], Any], Callable[[Any], Any]],
             raw: tuple[Callable[[], Any], Callable[[Any], Any]]) -> tuple[float, Any, float, Any]:
     """Best wall times of ours and raw, `run(setup())` each (setup untimed), interleaved so that
-    load from elsewhere on the machine hits both alike; also the last result of each."""
-    best_ours = best_raw = float("inf")
-    ours_result = raw_result = None
-    for _ in range(repeat):
-        seconds, ours_result = _timed(*ours)
-        best_ours = min(best_ours, seconds)
-        seconds, raw_result = _timed(*raw)
-        best_raw = min(best_raw, seconds)
-    return best_ours, ours_result, best_raw, raw_result
+    load from elsewhere on the machine hits both alike, the one going first alternating (the first
+    pays for memory the other then reuses); also the last result of each. A side's previous result
+    is dropped before it runs again, so both run with the same memory held."""
+    best = {"ours": float("inf"), "raw": float("inf")}
+    results: dict[str, Any] = {"ours": None, "raw": None}
+    sides = {"ours": ours, "raw": raw}
+    for i in range(repeat):
+        for side in ("ours", "raw") if i % 2 == 0 else ("raw", "ours"):
+            results[side] = None
+            seconds, results[side] = _timed(*sides[side])
+            best[side] = min(best[side], seconds)
+    return best["ours"], results["ours"], best["raw"], results["raw"]
 
 
 class Workdir:
@@ -142,14 +150,31 @@ def bench_parquet(table: pa.Table, work: Workdir, repeat: int) -> dict[str, floa
     return {"ours_write": ours_w, "raw_write": raw_w, "ours_read": ours_r, "raw_read": raw_r}
 
 
-def bench_iceberg(table: pa.Table, work: Workdir, repeat: int) -> dict[str, float]:
+def bench_parquet_stream(table: pa.Table, work: Workdir, repeat: int) -> dict[str, float]:
+    from orchestrator.io.base import OutputContext
+    from orchestrator.io.parquet import ParquetIOManager
+    from orchestrator.keys import AssetKey
+
+    key = AssetKey.parse("bench/stream")
+
+    def raw_write(path: Path) -> None:
+        with pq.ParquetWriter(path, table.schema) as writer:
+            for batch in table.to_batches(CHUNK_ROWS):
+                writer.write_batch(batch)
+
+    ours_w, _, raw_w, _ = compare(
+        repeat,
+        (lambda: ParquetIOManager(work.fresh("parquet-stream-ours")),
+         lambda io: io.write(OutputContext(key), iter(table.to_batches(CHUNK_ROWS)))),
+        (lambda: work.fresh("parquet-stream-raw") / "data.parquet", raw_write))
+    return {"ours_write": ours_w, "raw_write": raw_w}
+
+
+def _iceberg_setups(work: Workdir) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """Fresh (ours, raw) catalogs, opened outside the timed region."""
     from pyiceberg.catalog.sql import SqlCatalog
 
     from integrations.iceberg import IcebergIOManager
-    from orchestrator.io.base import InputContext, OutputContext
-    from orchestrator.keys import AssetKey
-
-    key = AssetKey.parse("bench/table")
 
     def ours_setup() -> IcebergIOManager:
         folder = work.fresh("iceberg-ours")
@@ -165,7 +190,34 @@ def bench_iceberg(table: pa.Table, work: Workdir, repeat: int) -> dict[str, floa
         catalog.create_namespace("bench")
         return catalog
 
-    def raw_write(catalog: SqlCatalog) -> SqlCatalog:
+    return ours_setup, raw_setup
+
+
+def bench_iceberg_stream(table: pa.Table, work: Workdir, repeat: int) -> dict[str, float]:
+    from orchestrator.io.base import OutputContext
+    from orchestrator.keys import AssetKey
+
+    key = AssetKey.parse("bench/stream")
+    ours_setup, raw_setup = _iceberg_setups(work)
+
+    def raw_write(catalog: Any) -> None:
+        reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches(CHUNK_ROWS))
+        catalog.create_table("bench.stream", schema=table.schema).append(reader)
+
+    ours_w, _, raw_w, _ = compare(
+        repeat, (ours_setup, lambda io: io.write(OutputContext(key), iter(table.to_batches(CHUNK_ROWS)))),
+        (raw_setup, raw_write))
+    return {"ours_write": ours_w, "raw_write": raw_w}
+
+
+def bench_iceberg(table: pa.Table, work: Workdir, repeat: int) -> dict[str, float]:
+    from orchestrator.io.base import InputContext, OutputContext
+    from orchestrator.keys import AssetKey
+
+    key = AssetKey.parse("bench/table")
+    ours_setup, raw_setup = _iceberg_setups(work)
+
+    def raw_write(catalog: Any) -> Any:
         catalog.create_table("bench.table", schema=table.schema).append(table)
         return catalog
 
@@ -207,7 +259,8 @@ def bench_duckdb(table: pa.Table, work: Workdir, repeat: int) -> dict[str, float
     return {"ours_write": ours_w, "raw_write": raw_w, "ours_read": ours_r, "raw_read": raw_r}
 
 
-PAIRS = {"parquet": bench_parquet, "iceberg": bench_iceberg, "duckdb": bench_duckdb}
+PAIRS = {"parquet": bench_parquet, "parquet_stream": bench_parquet_stream, "iceberg": bench_iceberg,
+         "iceberg_stream": bench_iceberg_stream, "duckdb": bench_duckdb}
 
 
 # -- streaming memory (each case in a fresh process) ---------------------------------------------
@@ -296,24 +349,29 @@ def run_memory_cases(rows: int, work: Workdir) -> list[dict[str, Any]]:
 
 
 def report(rows: int, nbytes: int, repeat: int, timings: dict[str, dict[str, float]],
-           memory: list[dict[str, Any]]) -> dict[str, Any]:
+           memory: list[dict[str, Any]], load: tuple[float, ...]) -> dict[str, Any]:
     print()
     print(f"IO throughput: {rows:,} rows, {nbytes / 2**20:,.0f} MiB in Arrow; best of {repeat}; "
           f"Python {platform.python_version()}, pyarrow {pa.__version__}")
+    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} at the start, {os.getloadavg()[0]:.1f} "
+          "at the end (other work on the machine makes the ratios noisy)")
     print()
-    header = (f"{'pair':<9} {'op':<6} {'ours rows/s':>14} {'raw rows/s':>14} {'ours s':>8} {'raw s':>8} "
+    header = (f"{'pair':<15} {'op':<6} {'ours rows/s':>14} {'raw rows/s':>14} {'ours s':>8} {'raw s':>8} "
               f"{'ratio':>7}  target >= {TARGET_RATIO:.2f}")
     print(header)
     print("-" * len(header))
-    summary: dict[str, Any] = {"rows": rows, "arrow_mib": round(nbytes / 2**20, 1), "repeat": repeat}
+    summary: dict[str, Any] = {"rows": rows, "arrow_mib": round(nbytes / 2**20, 1), "repeat": repeat,
+                               "load_average": [round(load[0], 1), round(os.getloadavg()[0], 1)]}
     met_all = True
     for pair, t in timings.items():
         for op in ("write", "read"):
+            if f"ours_{op}" not in t:
+                continue
             ours, raw = t[f"ours_{op}"], t[f"raw_{op}"]
             ratio = raw / ours  # throughput ratio ours/raw = time ratio raw/ours
             met = ratio >= TARGET_RATIO
             met_all &= met
-            print(f"{pair:<9} {op:<6} {rows / ours:>14,.0f} {rows / raw:>14,.0f} {ours:>8.2f} {raw:>8.2f} "
+            print(f"{pair:<15} {op:<6} {rows / ours:>14,.0f} {rows / raw:>14,.0f} {ours:>8.2f} {raw:>8.2f} "
                   f"{ratio:>7.2f}  {'met' if met else 'NOT met'}")
             summary[f"{pair}_{op}_ratio"] = round(ratio, 3)
             summary[f"{pair}_{op}_rows_per_s"] = round(rows / ours)
@@ -339,7 +397,7 @@ def report(rows: int, nbytes: int, repeat: int, timings: dict[str, dict[str, flo
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=4)
     parser.add_argument("--pairs", nargs="+", choices=sorted(PAIRS), default=list(PAIRS))
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--workdir", help="parent folder for the files written (default: the system temp)")
@@ -352,6 +410,7 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     work = Workdir(args.workdir)
+    load = os.getloadavg()
     try:
         # first, while this process is small: a child inherits the parent's ru_maxrss on Linux
         memory = [] if args.skip_memory else run_memory_cases(args.rows, work)
@@ -362,7 +421,7 @@ def main(argv: list[str] | None = None) -> None:
         for pair in args.pairs:
             print(f"benchmarking {pair}...", file=sys.stderr)
             timings[pair] = PAIRS[pair](table, work, args.repeat)
-        report(args.rows, table.nbytes, args.repeat, timings, memory)
+        report(args.rows, table.nbytes, args.repeat, timings, memory, load)
     finally:
         work.close()
 
