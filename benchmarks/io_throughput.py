@@ -19,7 +19,8 @@ The *_stream pairs write the table as an iterator of record batches of CHUNK_ROW
 
 Each timing is the best of --repeat (ours and raw interleaved, alternating which goes first), every
 repetition into a fresh folder; opening a catalog is outside the timed region for both sides, creating the table inside it.
-Throughput is rows/s; ratio = ours / raw (target >= 0.90). Peak memory (ru_maxrss) of streaming --rows rows as record
+Throughput is rows/s; ratio = ours / raw (target >= 0.90); the CPU seconds of the same runs (all
+threads) are printed beside, as a check on load from elsewhere: cpu ratio = raw CPU / ours CPU. Peak memory (ru_maxrss) of streaming --rows rows as record
 batches through Parquet and Iceberg is measured in a fresh subprocess per case, against a baseline
 that only generates the batches. Prints tables, whether targets are met, and a final JSON line.
 Never asserts.
@@ -90,28 +91,32 @@ def batches(rows: int, chunk_rows: int = CHUNK_ROWS, seed: int = 0) -> Iterator[
 # -- timing -------------------------------------------------------------------------------------
 
 
-def _timed(setup: Callable[[], Any], run: Callable[[Any], Any]) -> tuple[float, Any]:
+Timing = tuple[float, float]
+"""(wall seconds, CPU seconds of this process, all its threads)."""
+
+
+def _timed(setup: Callable[[], Any], run: Callable[[Any], Any]) -> tuple[Timing, Any]:
     state = setup()
     gc.collect()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = run(state)
-    return time.perf_counter() - start, result
+    return (time.perf_counter() - start, time.process_time() - cpu), result
 
 
 def compare(repeat: int, ours: tuple[Callable[[], Any], Callable[[Any], Any]],
-            raw: tuple[Callable[[], Any], Callable[[Any], Any]]) -> tuple[float, Any, float, Any]:
-    """Best wall times of ours and raw, `run(setup())` each (setup untimed), interleaved so that
-    load from elsewhere on the machine hits both alike, the one going first alternating (the first
-    pays for memory the other then reuses); also the last result of each. A side's previous result
-    is dropped before it runs again, so both run with the same memory held."""
-    best = {"ours": float("inf"), "raw": float("inf")}
+            raw: tuple[Callable[[], Any], Callable[[Any], Any]]) -> tuple[Timing, Any, Timing, Any]:
+    """Best (by wall time) timings of ours and raw, `run(setup())` each (setup untimed), interleaved
+    so that load from elsewhere on the machine hits both alike, the one going first alternating (the
+    first pays for memory the other then reuses); also the last result of each. A side's previous
+    result is dropped before it runs again, so both run with the same memory held."""
+    best: dict[str, Timing] = {"ours": (float("inf"), 0.0), "raw": (float("inf"), 0.0)}
     results: dict[str, Any] = {"ours": None, "raw": None}
     sides = {"ours": ours, "raw": raw}
     for i in range(repeat):
         for side in ("ours", "raw") if i % 2 == 0 else ("raw", "ours"):
             results[side] = None
-            seconds, results[side] = _timed(*sides[side])
-            best[side] = min(best[side], seconds)
+            timing, results[side] = _timed(*sides[side])
+            best[side] = min(best[side], timing)
     return best["ours"], results["ours"], best["raw"], results["raw"]
 
 
@@ -135,7 +140,7 @@ class Workdir:
 # -- the pairs ----------------------------------------------------------------------------------
 
 
-def bench_parquet(table: pa.Table, work: Workdir, repeat: int) -> dict[str, float]:
+def bench_parquet(table: pa.Table, work: Workdir, repeat: int) -> dict[str, Timing]:
     from orchestrator.io.base import InputContext, OutputContext
     from orchestrator.io.parquet import ParquetIOManager
     from orchestrator.keys import AssetKey
@@ -150,7 +155,7 @@ def bench_parquet(table: pa.Table, work: Workdir, repeat: int) -> dict[str, floa
     return {"ours_write": ours_w, "raw_write": raw_w, "ours_read": ours_r, "raw_read": raw_r}
 
 
-def bench_parquet_stream(table: pa.Table, work: Workdir, repeat: int) -> dict[str, float]:
+def bench_parquet_stream(table: pa.Table, work: Workdir, repeat: int) -> dict[str, Timing]:
     from orchestrator.io.base import OutputContext
     from orchestrator.io.parquet import ParquetIOManager
     from orchestrator.keys import AssetKey
@@ -193,7 +198,7 @@ def _iceberg_setups(work: Workdir) -> tuple[Callable[[], Any], Callable[[], Any]
     return ours_setup, raw_setup
 
 
-def bench_iceberg_stream(table: pa.Table, work: Workdir, repeat: int) -> dict[str, float]:
+def bench_iceberg_stream(table: pa.Table, work: Workdir, repeat: int) -> dict[str, Timing]:
     from orchestrator.io.base import OutputContext
     from orchestrator.keys import AssetKey
 
@@ -210,7 +215,7 @@ def bench_iceberg_stream(table: pa.Table, work: Workdir, repeat: int) -> dict[st
     return {"ours_write": ours_w, "raw_write": raw_w}
 
 
-def bench_iceberg(table: pa.Table, work: Workdir, repeat: int) -> dict[str, float]:
+def bench_iceberg(table: pa.Table, work: Workdir, repeat: int) -> dict[str, Timing]:
     from orchestrator.io.base import InputContext, OutputContext
     from orchestrator.keys import AssetKey
 
@@ -229,7 +234,7 @@ def bench_iceberg(table: pa.Table, work: Workdir, repeat: int) -> dict[str, floa
     return {"ours_write": ours_w, "raw_write": raw_w, "ours_read": ours_r, "raw_read": raw_r}
 
 
-def bench_duckdb(table: pa.Table, work: Workdir, repeat: int) -> dict[str, float]:
+def bench_duckdb(table: pa.Table, work: Workdir, repeat: int) -> dict[str, Timing]:
     import duckdb
 
     from orchestrator.io.base import InputContext, OutputContext
@@ -357,7 +362,7 @@ def report(rows: int, nbytes: int, repeat: int, timings: dict[str, dict[str, flo
           "at the end (other work on the machine makes the ratios noisy)")
     print()
     header = (f"{'pair':<15} {'op':<6} {'ours rows/s':>14} {'raw rows/s':>14} {'ours s':>8} {'raw s':>8} "
-              f"{'ratio':>7}  target >= {TARGET_RATIO:.2f}")
+              f"{'ratio':>7}  {'target':<7} {'ours cpu':>8} {'raw cpu':>8} {'cpu ratio':>9}")
     print(header)
     print("-" * len(header))
     summary: dict[str, Any] = {"rows": rows, "arrow_mib": round(nbytes / 2**20, 1), "repeat": repeat,
@@ -367,13 +372,15 @@ def report(rows: int, nbytes: int, repeat: int, timings: dict[str, dict[str, flo
         for op in ("write", "read"):
             if f"ours_{op}" not in t:
                 continue
-            ours, raw = t[f"ours_{op}"], t[f"raw_{op}"]
+            (ours, ours_cpu), (raw, raw_cpu) = t[f"ours_{op}"], t[f"raw_{op}"]
             ratio = raw / ours  # throughput ratio ours/raw = time ratio raw/ours
             met = ratio >= TARGET_RATIO
             met_all &= met
             print(f"{pair:<15} {op:<6} {rows / ours:>14,.0f} {rows / raw:>14,.0f} {ours:>8.2f} {raw:>8.2f} "
-                  f"{ratio:>7.2f}  {'met' if met else 'NOT met'}")
+                  f"{ratio:>7.2f}  {'met' if met else 'NOT met':<7} {ours_cpu:>8.2f} {raw_cpu:>8.2f} "
+                  f"{raw_cpu / ours_cpu:>9.2f}")
             summary[f"{pair}_{op}_ratio"] = round(ratio, 3)
+            summary[f"{pair}_{op}_cpu_ratio"] = round(raw_cpu / ours_cpu, 3)
             summary[f"{pair}_{op}_rows_per_s"] = round(rows / ours)
     print("-" * len(header))
     print(f"all ratios >= {TARGET_RATIO:.2f}: {'yes' if met_all else 'no'}")
