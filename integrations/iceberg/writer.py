@@ -2,7 +2,7 @@
 
 A table (Arrow, pandas, polars) is one chunk and can be written again; an iterator of record batches
 (or a RecordBatchReader) is buffered into chunks of about `chunk_bytes` and written chunk by chunk,
-so memory stays bounded, but only once. Data files are written before the commit and reused when a
+IN_FLIGHT at a time, so memory stays bounded, but only once. Data files are written before the commit and reused when a
 commit is retried against a table whose schema and spec did not change.
 """
 
@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
@@ -26,6 +28,9 @@ from orchestrator.keys import AssetKey
 from integrations.iceberg.schema import normalize, normalize_schema
 
 CHUNK_BYTES = 128 << 20
+IN_FLIGHT = 2
+"""Chunks written at once, each to its own data files: one is written while the next is built and
+written, so a stream uses two cores like pyiceberg's own append; memory holds about two chunks."""
 ACCEPTED = ("a pyarrow Table or RecordBatch, a pandas or polars DataFrame, "
             "an iterator of RecordBatches, or a RecordBatchReader")
 
@@ -121,13 +126,28 @@ class DataFiles:
         if self._files is not None and layout == self._written_for:
             return self._files
         assert self.io is not None, "set DataFiles.io to the table's FileIO first"
-        files, rows = [], 0
-        for chunk in self.source.chunks():
-            if check is not None:
-                check(chunk)
-            rows += chunk.num_rows
-            if chunk.num_rows:
-                files.extend(_dataframe_to_data_files(table_metadata=metadata, df=chunk, io=self.io,
-                                                      write_uuid=self._uuid, counter=self._counter))
+        files: list[DataFile] = []
+        rows = 0
+        pending: deque[Future[list[DataFile]]] = deque()
+        with ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="orch-iceberg-write") as pool:
+            try:
+                for chunk in self.source.chunks():
+                    if check is not None:
+                        check(chunk)
+                    rows += chunk.num_rows
+                    if chunk.num_rows:
+                        pending.append(pool.submit(self._write, metadata, chunk))
+                    while len(pending) >= IN_FLIGHT:  # before the next chunk is built: memory stays bounded
+                        files.extend(pending.popleft().result())
+                while pending:
+                    files.extend(pending.popleft().result())
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
         self._files, self._written_for, self.rows = files, layout, rows
         return files
+
+    def _write(self, metadata: TableMetadata, chunk: pa.Table) -> list[DataFile]:
+        return list(_dataframe_to_data_files(table_metadata=metadata, df=chunk, io=self.io,
+                                             write_uuid=self._uuid, counter=self._counter))
