@@ -1,24 +1,36 @@
-"""Column lineage of generated dbt projects: ours (cold, warm) against sqlglot.lineage column by column.
+"""Column lineage of generated dbt projects: ours (cold, warm) against sqlglot.lineage column by
+column and against dagster-dbt's column metadata.
 
     .venv/bin/python benchmarks/column_lineage.py                  # 1,000 and 10,000 models
-    .venv/bin/python benchmarks/column_lineage.py --sizes 1000 --naive-sample 200
+    .venv/bin/python benchmarks/column_lineage.py --sizes 1000 --naive-sample 200 --skip-dagster
 
-Projects come from benchmarks/dbt_gen (seed 0), cached under benchmarks/.work/column_lineage_<N>/,
-parsed once and compiled once by `integrations.lineage` (in-process `dbt compile` given the parsed
-manifest; the compiled SQL is cached by node). Parse and compile are setup, reported apart; the
-rows time lineage from compiled SQL, in this process:
+Projects come from benchmarks/dbt_gen (seed 0), cached under benchmarks/.work/column_lineage_<N>/
+and parsed once (`dbt parse` is setup). The rows, in this process:
 
-    ours cold    dbt_column_lineage(project) with no saved results: every model parsed once,
-                 qualified once, walked scope by scope, in topological order, on --workers processes
+    ours cold    dbt_column_lineage(project) with nothing cached (digest, compiled SQL, results
+                 deleted first): the manifest digested, every model compiled (`render` for models
+                 using only ref/source/this/config/is_incremental, in-process `dbt compile` for the
+                 rest; --dbt-compile: all through dbt), parsed once, qualified once, walked, in
+                 topological order on --workers processes, results saved. Per phase: wall time.
     ours warm    the same call again, nothing changed: every model read back from the store
     naive        sqlglot.lineage.lineage(column, sql, schema) for every output column of a sample of
                  --naive-sample models (each call re-parses and re-qualifies the model), scaled to
                  all models; the schema is the one ours qualified against
+    dagster-dbt  (the --dagster-size project only; _dagster_column_lineage.py in
+                 benchmarks/.work/dagster-venv, dbt_load.py's) dagster.materialize of every dbt
+                 asset: `dbt build` streamed, then again with `.fetch_column_metadata()`, which, once
+                 dbt is done (DuckDB: one writer), asks the warehouse for each model's and its
+                 parents' columns and runs sqlglot on its compiled SQL. Its time for that part
+                 (after dbt's events end) and build-with minus build-without are reported. The
+                 warehouse (the project's target/warehouse.duckdb) gets the raw tables first;
+                 dbt runs with dagster's venv's dbt, the same version as ours.
 
 Accuracy against the generator's lineage_truth.json: value edges (with kinds) and filter edges (with
-clauses) are scored separately. Targets: 10,000 models cold < 60 s (on 2 cores), warm < 2 s. Wall
-time depends on what else runs: CPU seconds (this process + the workers) and the load average are
-printed too; "on idle cores" = main CPU + workers CPU / workers.
+clauses) are scored separately; dagster-dbt's edges without kinds (it has none; it does not
+materialize ephemeral models, so edges through them are missed by design). Targets: 10,000
+models cold < 60 s (on 2 cores), warm < 2 s. Wall time depends on what else runs: CPU seconds
+(this process + the workers) and the load average are printed too; "on idle cores" = main CPU +
+workers CPU / workers.
 Prints a table per size and a final JSON line. Never asserts.
 """
 
@@ -29,6 +41,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -37,15 +50,19 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(1, str(HERE))
+
+from dbt_load import ensure_dagster_dbt, run_child  # noqa: E402
 
 from integrations.dbt import DbtProject  # noqa: E402
-from integrations.lineage.compile import compiled_sql  # noqa: E402
+from integrations.lineage.compile import CACHE_NAME, compile_in_process, compiled_sql  # noqa: E402
 from integrations.lineage.dbt_manifest import load_digest  # noqa: E402
 from integrations.lineage.engine import columns_of  # noqa: E402
 from integrations.lineage.provider import dbt_column_lineage  # noqa: E402
 from integrations.lineage.store import FILE_NAME  # noqa: E402
 
 WORK = HERE / ".work"
+DAGSTER_CHILD = HERE / "_dagster_column_lineage.py"
 COLD_TARGET_S, WARM_TARGET_S = 60.0, 2.0
 
 
@@ -134,16 +151,13 @@ class _NoLayers:
 def measure(models: int, args: argparse.Namespace) -> dict[str, Any]:
     project = ensure_project(models)
     truth = json.loads((project.project_dir / "lineage_truth.json").read_text())
-    started = time.perf_counter()
-    digest = load_digest(project)
-    compiled = compiled_sql(project, digest)
-    setup = time.perf_counter() - started
-    log(f"[{models}] compiled SQL ready in {setup:.1f} s ({len(compiled)} nodes; cached by node afterwards)")
-    store = project.target_path / FILE_NAME
-    store.unlink(missing_ok=True)
-    log(f"[{models}] ours cold ({args.workers} workers) ...")
+    for cached in (FILE_NAME, CACHE_NAME, "orch_lineage_digest.*"):
+        for path in project.target_path.glob(cached):
+            path.unlink()
+    log(f"[{models}] ours cold ({args.workers} workers; nothing cached) ...")
     load, before = os.getloadavg()[0], _cpu()
-    cold = dbt_column_lineage(project, workers=args.workers)
+    cold = dbt_column_lineage(project, workers=args.workers,
+                              compiler=compile_in_process if args.dbt_compile else None)
     main_cpu, workers_cpu = (after - first for after, first in zip(_cpu(), before))
     log(f"[{models}] ours warm ...")
     before = _cpu()
@@ -153,14 +167,16 @@ def measure(models: int, args: argparse.Namespace) -> dict[str, Any]:
     log(f"[{models}] naive sqlglot.lineage on {args.naive_sample} models ...")
     ref = naive(project, cold, args.naive_sample)
     naive_total = ref["per_model_s"] * ref["total_models"]
-    return {
+    row = {
         "models": models,
-        "setup_s": round(setup, 2),
-        "cold_s": cold.stats["lineage_seconds"],
+        "cold_s": cold.stats["seconds"],
+        "cold_phases_s": {k.removesuffix("_seconds"): cold.stats[k] for k in
+                          ("digest_seconds", "compile_seconds", "lineage_seconds", "save_seconds")},
+        "compiler": "dbt" if args.dbt_compile else "render + dbt",
         "cold_cpu_main_s": round(main_cpu, 2),
         "cold_cpu_workers_s": round(workers_cpu, 2),
         "cold_on_idle_cores_s": round(main_cpu + workers_cpu / args.workers, 1),
-        "load_average_at_start": round(load, 1),
+        "load_average": [round(load, 1), round(os.getloadavg()[0], 1)],
         "warm_s": warm.stats["seconds"],
         "warm_cpu_s": round(warm_cpu, 2),
         "warm_reused": warm.stats["reused"],
@@ -169,20 +185,79 @@ def measure(models: int, args: argparse.Namespace) -> dict[str, Any]:
         "speedup_vs_naive": round(naive_total / max(cold.stats["lineage_seconds"], 1e-9), 1),
         "accuracy": accuracy,
     }
+    if models == args.dagster_size and not args.skip_dagster:
+        row["dagster"] = dagster(project, models, truth)
+    return row
+
+
+def dagster(project: DbtProject, models: int, truth: dict[str, Any]) -> dict[str, Any]:
+    """dagster-dbt's build, without then with fetch_column_metadata (see the module docstring)."""
+    from benchmarks.dbt_gen import create_raw_tables
+
+    python = ensure_dagster_dbt()
+    # The profile's default path, the one the manifest was parsed with: dagster-dbt asks the
+    # warehouse for the manifest's relation names, whose database is the file's name.
+    warehouse = project.target_path / "warehouse.duckdb"
+    create_raw_tables(warehouse)
+    env = {k: v for k, v in os.environ.items() if k != "BENCH_WAREHOUSE_PATH"}
+    env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    edges_file = WORK / f"column_lineage_{models}.dagster_edges.json"
+    before = {p.name for p in project.target_path.iterdir() if p.is_dir()}
+    runs = {}
+    try:
+        for mode in ("plain", "columns"):
+            log(f"[{models}] dagster-dbt build {'with fetch_column_metadata' if mode == 'columns' else ''} "
+                f"(several minutes) ...")
+            load = os.getloadavg()[0]
+            command = [str(python), str(DAGSTER_CHILD), "build", "--manifest", str(project.manifest_path),
+                       "--project-dir", str(project.project_dir)]
+            if mode == "columns":
+                command += ["--columns", "--edges-out", str(edges_file)]
+            found, wall = run_child(command, env=env)
+            runs[mode] = {**found, "process_s": round(wall, 1), "load_average": [round(load, 1),
+                                                                                  round(os.getloadavg()[0], 1)]}
+    finally:  # dagster-dbt leaves one target/<step>-<run>-<id>/ per invocation
+        for path in project.target_path.iterdir():
+            if path.is_dir() and path.name not in before:
+                shutil.rmtree(path, ignore_errors=True)
+    keys = {n.uid: n.key for n in load_digest(project).nodes.values()}
+    got = {(keys.get(s), sc, keys.get(t), tc) for s, sc, t, tc in json.loads(edges_file.read_text())}
+    want = {(e["source"]["asset"], e["source"]["column"], e["target"]["asset"], e["target"]["column"])
+            for e in truth["edges"]}
+    hit = len(got & want)
+    columns = runs["columns"]
+    return {"runs": runs, "columns_s": round(columns["columns_s"], 1),
+            "with_minus_without_s": round(columns["run_s"] - runs["plain"]["run_s"], 1),
+            "models_with_lineage": columns["with_lineage"],
+            "edges": {"found": len(got), "true": len(want), "precision": round(hit / len(got), 4) if got else 0.0,
+                      "recall": round(hit / len(want), 4) if want else 1.0}}
 
 
 def table(row: dict[str, Any]) -> None:
     a = row["accuracy"]
-    print(f"\n{row['models']:,} models  (setup: parse/compile cache {row['setup_s']} s)")
-    print(f"  {'ours cold':<28}{row['cold_s']:>10.2f} s   (CPU: {row['cold_cpu_main_s']} s main + "
-          f"{row['cold_cpu_workers_s']} s workers -> {row['cold_on_idle_cores_s']} s on idle cores; "
-          f"load average {row['load_average_at_start']})")
+    phases = ", ".join(f"{k} {v:.2f}" for k, v in row["cold_phases_s"].items())
+    print(f"\n{row['models']:,} models  (load average {row['load_average'][0]} at start, "
+          f"{row['load_average'][1]} after the cold run)")
+    print(f"  {'ours cold (nothing cached)':<28}{row['cold_s']:>10.2f} s   ({phases}; compiler: {row['compiler']})")
+    print(f"  {'':<28}{'':>12} CPU: {row['cold_cpu_main_s']} s main + {row['cold_cpu_workers_s']} s workers "
+          f"-> {row['cold_on_idle_cores_s']} s on idle cores")
     print(f"  {'ours warm (nothing changed)':<28}{row['warm_s']:>10.2f} s   ({row['warm_reused']} reused, "
           f"CPU {row['warm_cpu_s']} s)")
     ref = row["naive_sample"]
     print(f"  {'naive sqlglot.lineage':<28}{row['naive_extrapolated_s']:>10.1f} s   (extrapolated from "
           f"{ref['models']} models, {ref['columns']} columns in {ref['seconds']} s)")
-    print(f"  {'cold vs naive':<28}{row['speedup_vs_naive']:>10.1f} x")
+    print(f"  {'naive / ours (lineage)':<28}{row['speedup_vs_naive']:>10.1f} x")
+    if "dagster" in row:
+        d = row["dagster"]
+        ours = row["cold_phases_s"]["lineage"]
+        print(f"  {'dagster-dbt column metadata':<28}{d['columns_s']:>10.1f} s   (after dbt's events; build with "
+              f"minus without: {d['with_minus_without_s']} s; builds {d['runs']['plain']['run_s']:.0f} s / "
+              f"{d['runs']['columns']['run_s']:.0f} s, load {d['runs']['columns']['load_average']})")
+        print(f"  {'dagster-dbt / ours (lineage)':<28}{d['columns_s'] / max(ours, 1e-9):>10.1f} x   "
+              f"(ours cold incl. digest and compile: {d['columns_s'] / max(row['cold_s'], 1e-9):.1f} x)")
+        e = d["edges"]
+        print(f"  {'dagster-dbt edges':<28}precision {e['precision']:.4f}  recall {e['recall']:.4f}  "
+              f"({e['found']} found / {e['true']} true; {d['models_with_lineage']} models with lineage)")
     for kind in ("value", "filter"):
         print(f"  {kind + ' edges':<28}precision {a[kind]['precision']:.4f}  recall {a[kind]['recall']:.4f}  "
               f"({a[kind]['found']} found / {a[kind]['true']} true)")
@@ -194,6 +269,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--naive-sample", type=int, default=100)
+    parser.add_argument("--dbt-compile", action="store_true", help="Compile every model with dbt (no render).")
+    parser.add_argument("--dagster-size", type=int, default=1000, help="The project dagster-dbt runs on.")
+    parser.add_argument("--skip-dagster", action="store_true")
     parser.add_argument("--prepare-only", action="store_true", help="Generate, parse and compile, then stop.")
     args = parser.parse_args()
     if args.prepare_only:
@@ -207,7 +285,7 @@ def main() -> None:
     for row in rows:
         table(row)
     biggest = max(rows, key=lambda r: r["models"])
-    cold, idle = biggest["cold_s"], biggest["cold_on_idle_cores_s"]
+    cold, idle = biggest["cold_s"], biggest["cold_on_idle_cores_s"]  # both with digest and compile
     print(f"\ntargets ({biggest['models']:,} models, {args.workers} workers): cold < {COLD_TARGET_S:.0f} s: "
           f"{'met' if cold < COLD_TARGET_S else 'NOT met'} in wall time ({cold:.0f} s), "
           f"{'met' if idle < COLD_TARGET_S else 'NOT met'} in CPU time on idle cores ({idle:.0f} s); "
