@@ -54,7 +54,10 @@ def parse_project(project: DbtProject) -> Any:
     from dbt.cli.main import dbtRunner
 
     with _INVOCATION_LOCK:
-        result = dbtRunner().invoke(["parse", *_common_args(project), "--log-level", "none"])
+        try:
+            result = dbtRunner().invoke(["parse", *_common_args(project), "--log-level", "none"])
+        finally:
+            close_duckdb_database()
     if not result.success:
         reason = result.exception or "see the dbt log under the project's logs/"
         raise ManifestError(f"dbt parse of '{project.project_dir}' failed: {reason}")
@@ -186,7 +189,7 @@ class DbtRunner:
             finally:
                 done.set()
                 watcher.join()
-                _close_duckdb_database()
+                close_duckdb_database()
         if result.exception is not None and not handler.reported:
             raise ExecutionError(f"dbt build failed before running any node: {result.exception}")
 
@@ -245,7 +248,7 @@ def _cancel_adapter_queries() -> None:
             pass
 
 
-def _close_duckdb_database() -> None:
+def close_duckdb_database() -> None:
     """dbt-duckdb keeps its database open for the life of the process (`keep_open`, its default):
     fast, since every node of a build shares one open database instead of reopening the file (and
     re-running plugins) per connection, but an in-process build would then hold the warehouse file

@@ -19,6 +19,7 @@ from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 from benchmarks.dbt_gen import GeneratedProject, create_raw_tables, generate_project
 from benchmarks.dbt_gen.generate import main
+from integrations.dbt.runner import close_duckdb_database
 
 MODELS = 60
 SEED = 7
@@ -40,10 +41,13 @@ class Built:
 def _dbt(root: Path, work: Path, *args: str) -> dbtRunnerResult:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("BENCH_WAREHOUSE_PATH", str(work / "warehouse.duckdb"))
-        return dbtRunner().invoke([
-            *args, "--project-dir", str(root), "--profiles-dir", str(root),
-            "--target-path", str(work / "target"), "--log-path", str(work / "logs"), "--quiet",
-        ])
+        try:
+            return dbtRunner().invoke([
+                *args, "--project-dir", str(root), "--profiles-dir", str(root),
+                "--target-path", str(work / "target"), "--log-path", str(work / "logs"), "--quiet",
+            ])
+        finally:
+            close_duckdb_database()  # dbt-duckdb keeps it open (keep_open); the test reads it next
 
 
 def _asset_key(node: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from integrations.dbt.runner import close_duckdb_database
 from integrations.iceberg import attach_iceberg, duckdb_iceberg_scan_sql, extension_path
 from integrations.iceberg.dbt_plugin import Plugin
 from integrations.iceberg.duckdb_scan import local_path
@@ -59,6 +60,7 @@ def test_a_dbt_duckdb_source_reads_the_iceberg_table(io, catalog, tmp_path, monk
         """,
     })
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        attach_iceberg(con)  # the model is a view over iceberg_scan: reading it needs the extension
         rows = con.execute("SELECT CAST(day AS VARCHAR), n FROM events_per_day ORDER BY day").fetchall()
     assert rows == [("2024-01-01", 3), ("2024-01-02", 4)]
 
@@ -120,8 +122,11 @@ def dbt_build(tmp_path: Path, models: dict[str, str]) -> None:
         """,
         **models,
     })
-    result = dbt_main.dbtRunner().invoke(["build", "--project-dir", str(project), "--profiles-dir", str(project),
-                                          "--quiet"])
+    try:
+        result = dbt_main.dbtRunner().invoke(["build", "--project-dir", str(project), "--profiles-dir",
+                                              str(project), "--quiet"])
+    finally:
+        close_duckdb_database()  # dbt-duckdb keeps the warehouse open (keep_open): the test reads it
     assert result.success, result.exception
 
 
