@@ -13,7 +13,7 @@ from examples.lakehouse.assets import (
     customers, events, fx_rates, marketing_spend, orders, payments, revenue_digest, revenue_forecast,
 )
 from integrations.dbt import DbtProject, dbt_assets
-from integrations.iceberg import IcebergIOManager
+from integrations.iceberg import IcebergIOManager, autoload_iceberg
 from orchestrator import Definitions, DuckDBIOManager, ParquetIOManager
 from orchestrator.home import resolve_home
 
@@ -25,7 +25,8 @@ project = DbtProject(ROOT / "dbt_project")
 defs = Definitions(
     assets=[customers, orders, payments, events, fx_rates, marketing_spend, *dbt_assets(project), revenue_forecast,
             revenue_digest],
-    io_managers={"warehouse": DuckDBIOManager(WAREHOUSE),
+    # on_connect: dbt views over iceberg_scan (staging/stg_marketing_spend) read as Arrow too
+    io_managers={"warehouse": DuckDBIOManager(WAREHOUSE, on_connect=autoload_iceberg),
                  "files": ParquetIOManager(resolve_home() / "files", pickle_fallback=False),
                  "iceberg": IcebergIOManager()},
     root=ROOT,

@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from integrations.iceberg.duckdb_scan import iceberg_scan_sql
-from integrations.iceberg.extensions import attach_iceberg, extension_path
+from integrations.iceberg.extensions import attach_iceberg, autoload_iceberg, extension_path
 
 if TYPE_CHECKING:
     from integrations.iceberg.io_manager import IcebergIOManager
 
-__all__ = ["IcebergIOManager", "attach_iceberg", "duckdb_iceberg_scan_sql", "extension_path", "iceberg_scan_sql"]
+__all__ = ["IcebergIOManager", "attach_iceberg", "autoload_iceberg", "duckdb_iceberg_scan_sql", "extension_path",
+           "iceberg_scan_sql"]
 
 duckdb_iceberg_scan_sql = iceberg_scan_sql  # the name the issue asked for
 

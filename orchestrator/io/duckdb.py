@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import itertools
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +47,10 @@ def quote(identifier: str) -> str:
 
 
 @contextmanager
-def connect(path: str | Path, lock_timeout: float = LOCK_TIMEOUT) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A plain connection to the DuckDB file at `path`, closed on exit.
+def connect(path: str | Path, lock_timeout: float = LOCK_TIMEOUT,
+            on_connect: Callable[[duckdb.DuckDBPyConnection], Any] | None = None,
+            ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A plain connection to the DuckDB file at `path`, closed on exit; `on_connect(con)` first.
 
     While another process holds the file's lock (a dbt run, say), retry for up to `lock_timeout`
     seconds, then raise IOManagerError naming the file.
@@ -74,14 +76,17 @@ def connect(path: str | Path, lock_timeout: float = LOCK_TIMEOUT) -> Iterator[du
                 "with other options (read_only, config); DuckDBIOManager connects with none."
             ) from exc
     try:
+        if on_connect is not None:
+            on_connect(con)
         yield con
     finally:
         con.close()
 
 
-def read_table(path: str | Path, relation: str) -> pa.Table:
+def read_table(path: str | Path, relation: str,
+               on_connect: Callable[[duckdb.DuckDBPyConnection], Any] | None = None) -> pa.Table:
     """All rows of `relation` (SQL text, e.g. '"warehouse"."marts"."fct_orders"') as an Arrow table."""
-    with connect(path) as con:
+    with connect(path, on_connect=on_connect) as con:
         return con.execute(f"SELECT * FROM {relation}").to_arrow_table()
 
 
@@ -106,13 +111,18 @@ class DuckDBIOManager(IOManager):
     ('hour', 'day', 'week', 'month') a key selects the rows of its time window, else the rows equal
     to it. Values: Arrow tables, pandas or polars frames, or an iterator of Arrow record batches
     (streamed into the table batch by batch).
+
+    `on_connect(con)` runs on every new connection: e.g. `integrations.iceberg.autoload_iceberg`,
+    so that dbt views over `iceberg_scan(...)` can be read (DuckDB cannot download extensions here).
     """
 
     def __init__(self, path: str | Path, schema: str | None = None, *,
-                 lock_timeout: float = LOCK_TIMEOUT) -> None:
+                 lock_timeout: float = LOCK_TIMEOUT,
+                 on_connect: Callable[[duckdb.DuckDBPyConnection], Any] | None = None) -> None:
         self.path = Path(path)
         self.schema = schema
         self.lock_timeout = lock_timeout
+        self.on_connect = on_connect
         self._metadata: dict[AssetKey, Mapping[str, Any]] = {}
 
     # -- where things are -------------------------------------------------------------------------
@@ -136,7 +146,7 @@ class DuckDBIOManager(IOManager):
         return self._metadata.get(asset_key, {})
 
     def _connect(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
-        return connect(self.path, self.lock_timeout)
+        return connect(self.path, self.lock_timeout, self.on_connect)
 
     # -- write ------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import pytest
 from examples.lakehouse.assets import (
     customers, events, fx_rates, marketing_spend, orders, payments, revenue_forecast,
 )
-from integrations.iceberg import IcebergIOManager
+from integrations.iceberg import IcebergIOManager, autoload_iceberg
 from integrations.dbt import DbtProject, dbt_assets
 from orchestrator import Definitions, DuckDBIOManager, MemoryEventStore, ParquetIOManager, asset, materialize
 from orchestrator.execution.run import RunResult
@@ -50,7 +50,7 @@ class Lakehouse:
             assets=[customers, orders, payments, events, fx_rates, marketing_spend,
                     *dbt_assets(self.project, **runner),
                     revenue_forecast, customer_scores, fragile_report],
-            io_managers={"warehouse": DuckDBIOManager(self.warehouse),
+            io_managers={"warehouse": DuckDBIOManager(self.warehouse, on_connect=autoload_iceberg),
                          "files": ParquetIOManager(self.home / "files", pickle_fallback=False),
                          "iceberg": IcebergIOManager(home=self.home)},
         )
