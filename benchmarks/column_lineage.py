@@ -55,7 +55,7 @@ sys.path.insert(1, str(HERE))
 from dbt_load import ensure_dagster_dbt, run_child  # noqa: E402
 
 from integrations.dbt import DbtProject  # noqa: E402
-from integrations.lineage.compile import CACHE_NAME, compile_in_process, compiled_sql  # noqa: E402
+from integrations.lineage.compile import CACHE_NAME, compile_parallel, compiled_sql  # noqa: E402
 from integrations.lineage.dbt_manifest import load_digest  # noqa: E402
 from integrations.lineage.engine import columns_of  # noqa: E402
 from integrations.lineage.provider import dbt_column_lineage  # noqa: E402
@@ -157,7 +157,7 @@ def measure(models: int, args: argparse.Namespace) -> dict[str, Any]:
     log(f"[{models}] ours cold ({args.workers} workers; nothing cached) ...")
     load, before = os.getloadavg()[0], _cpu()
     cold = dbt_column_lineage(project, workers=args.workers,
-                              compiler=compile_in_process if args.dbt_compile else None)
+                              compiler=compile_parallel if args.dbt_compile else None)
     main_cpu, workers_cpu = (after - first for after, first in zip(_cpu(), before))
     log(f"[{models}] ours warm ...")
     before = _cpu()

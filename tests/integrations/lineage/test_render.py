@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from integrations.lineage.compile import compile_in_process
+from integrations.lineage.compile import compile_in_process, compile_parallel
 from integrations.lineage.dbt_manifest import load_digest
 from integrations.lineage.render import NotSimple, inject_ctes, render, render_simple
 
@@ -61,3 +63,18 @@ def test_the_demo_project_renders_what_dbt_compiles_and_leaves_macro_users_to_db
     assert {"int_order_payments", "fct_daily_revenue"} <= left  # a loop, var(): dbt's job
     for uid, sql in rendered.items():
         assert " ".join(sql.split()) == " ".join(str(by_dbt[uid]).split()), digest.nodes[uid].name
+
+
+def test_a_compile_split_across_processes_gives_what_one_compile_gives(lakehouse):
+    digest = load_digest(lakehouse.project)
+    nodes = [n for n in digest.nodes.values() if n.has_sql]
+    alone = compile_in_process(lakehouse.project, nodes)
+    split = compile_parallel(lakehouse.project, nodes, workers=2, minimum=1)
+    assert set(alone) == set(split) == {n.uid for n in nodes}  # exactly the nodes asked for
+    assert all(isinstance(sql, str) for sql in split.values())
+    assert _no_invocation_ids(split) == _no_invocation_ids(alone)
+
+
+def _no_invocation_ids(compiled):  # fct_daily_revenue selects dbt's invocation_id, new per compile
+    uuid = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+    return {uid: uuid.sub("<id>", sql) for uid, sql in compiled.items()}
