@@ -17,16 +17,15 @@ value lineage, so the lineage is the same whatever the state of the warehouse.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
-import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from integrations.dbt.project import DbtProject, _atomic_write_bytes
 from integrations.lineage.dbt_manifest import DbtDigest, DbtNode
+from integrations.lineage.parallel import process_context
 from integrations.lineage.render import render_simple
 
 CACHE_NAME = "orch_lineage_compiled.pickle"
@@ -101,10 +100,8 @@ def compile_parallel(project: DbtProject, nodes: list[DbtNode], workers: int | N
     if workers <= 1 or len(nodes) < minimum:
         return compile_in_process(project, nodes)
     shards = [nodes[i::workers] for i in range(workers)]
-    # fork is cheap and safe while this process runs no other thread; else clean interpreters.
-    method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
     found: dict[str, str | Exception] = {}
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=process_context()) as pool:
         for part in pool.map(compile_in_process, [project] * workers, shards):
             found.update(part)
     return found

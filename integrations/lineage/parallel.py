@@ -54,6 +54,13 @@ def run_task(task: Task) -> Outcome:
     return Outcome(task.asset, found.columns, frozenset(found.filters), tuple(found.warnings), None)
 
 
+def process_context() -> Any:
+    """fork where it is cheap (what is imported stays imported) and safe (this process runs no
+    other thread); otherwise clean interpreters."""
+    method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+    return multiprocessing.get_context(method)
+
+
 def _run_chunk(tasks: Sequence[Task]) -> list[Outcome]:
     return [run_task(t) for t in tasks]
 
@@ -79,10 +86,7 @@ class Runner:
 
     def _executor(self) -> Executor:
         if self._pool is None:
-            # fork is cheap (sqlglot is already imported) and safe while this process runs no
-            # other thread; otherwise start clean interpreters.
-            method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=process_context())
         return self._pool
 
     def close(self) -> None:
