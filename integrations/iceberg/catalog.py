@@ -68,6 +68,8 @@ def resolve(catalog_url: str | None, warehouse: str | Path | None, properties: M
     props.update(type="sql", uri=url.render_as_string(hide_password=False), warehouse=_warehouse_uri(location))
     return CatalogConfig(name, props, url.render_as_string(hide_password=True), url.password)
 
+CREATE_RACE_RETRIES = 3
+
 
 def open_catalog(config: CatalogConfig) -> Catalog:
     with catalog_errors(config):
@@ -77,7 +79,21 @@ def open_catalog(config: CatalogConfig) -> Catalog:
         url = make_url(props["uri"])
         if url.drivername.startswith("sqlite") and url.database:
             _enable_wal(url.database)
-        return SqlCatalog(config.name, **props)
+        attempts = 1
+        while True:
+            try:
+                return SqlCatalog(config.name, **props)
+            except sqlalchemy.exc.DBAPIError as exc:
+                # pyiceberg creates its tables when they are missing; two processes opening a new
+                # catalog at once both try, and the loser finds them made: open it again.
+                if attempts >= CREATE_RACE_RETRIES or not _lost_create_race(exc):
+                    raise
+                attempts += 1
+
+
+def _lost_create_race(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "already exists" in text or "duplicate" in text
 
 
 def ensure_namespace(catalog: Catalog, namespace: tuple[str, ...]) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from integrations.iceberg import IcebergIOManager
 from orchestrator.errors import IOManagerError
 from orchestrator.keys import AssetKey
 from tests.integrations.iceberg.conftest import DAILY, counts_by_day, day_rows, read, write
@@ -72,6 +73,29 @@ def test_two_threads_overwriting_the_same_partition_leave_one_writers_rows(make_
     assert ids in (list(range(1000, 1020)), list(range(2000, 2020)))  # the last commit wins, whole
 
 
+def test_writers_opening_a_new_catalog_at_once_all_get_it(tmp_path):
+    # pyiceberg creates its tables on a catalog's first open: simultaneous first opens race to
+    # create them, and the losers must open the catalog the winner made, not fail.
+    for round_ in range(8):
+        url = f"sqlite:///{tmp_path / f'catalog{round_}.db'}"
+        start = threading.Barrier(4)
+        errors: list[BaseException] = []
+
+        def opener() -> None:
+            try:
+                start.wait()
+                IcebergIOManager(url, tmp_path / "warehouse", catalog_name="race").catalog()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=opener) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, errors
+
+
 def _spawn(catalog: dict, *args: str) -> subprocess.Popen:
     argv = [sys.executable, "-m", WRITER, catalog["catalog_url"], str(catalog["warehouse"]),
             catalog["catalog_name"], *args]
@@ -94,7 +118,8 @@ def _processes(*procs: subprocess.Popen) -> Iterator[list[subprocess.Popen]]:
 def _wait_until(condition, procs: list[subprocess.Popen], seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
-        assert all(p.poll() is None for p in procs), "a writer died before it was released"
+        dead = [p.communicate()[1] for p in procs if p.poll() is not None]
+        assert not dead, "a writer died before it was released:\n" + "\n".join(dead)
         assert time.monotonic() < deadline, "the writers did not get ready"
         time.sleep(0.01)
 
