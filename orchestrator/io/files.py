@@ -8,10 +8,12 @@ publish an object only once its upload completes, so no half file is ever visibl
 
 `write_atomic(target, write)` calls `write(sink)` with what pyarrow writes to fastest: a local path
 (pyarrow's native file) or a file object. It returns (bytes, SHA-256) of what was published.
+`write_bytes_atomic(target, payload)` does the same for bytes already in memory (pickles).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import threading
@@ -36,13 +38,6 @@ def is_url(location: str | Path) -> bool:
     return "://" in text and not text.startswith("file://")
 
 
-def write_bytes(sink: Sink, payload: bytes) -> None:
-    if isinstance(sink, str):
-        Path(sink).write_bytes(payload)
-    else:
-        sink.write(payload)
-
-
 class LocalFiles:
     """A folder on this machine."""
 
@@ -58,7 +53,7 @@ class LocalFiles:
     def write_atomic(self, target: str, write: Callable[[Sink], None]) -> tuple[int, str]:
         path = Path(target)
         _sweep(path)
-        tmp = path.with_name(f".{path.name}.{HOST}.{os.getpid()}.{threading.current_thread().ident}.tmp")
+        tmp = _temporary(path)
         follower = None
         try:
             tmp.write_bytes(b"")  # exists before the follower opens it; the writer truncates it again
@@ -72,6 +67,19 @@ class LocalFiles:
             tmp.unlink(missing_ok=True)
             raise
         return written
+
+    def write_bytes_atomic(self, target: str, payload: bytes) -> tuple[int, str]:
+        """Bytes in memory are hashed as they are: no file follower (a thread per write)."""
+        path = Path(target)
+        _sweep(path)
+        tmp = _temporary(path)
+        try:
+            tmp.write_bytes(payload)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return len(payload), hashlib.sha256(payload).hexdigest()
 
     def exists(self, path: str) -> bool:
         return os.path.exists(path)
@@ -87,6 +95,10 @@ class LocalFiles:
             return sorted(os.listdir(folder))
         except FileNotFoundError:
             return []
+
+
+def _temporary(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{HOST}.{os.getpid()}.{threading.current_thread().ident}.tmp")
 
 
 def _sweep(target: Path) -> None:
@@ -159,6 +171,9 @@ class RemoteFiles:
                 self.filesystem.rm(tmp)
             raise
         return sink.size, sink.digest.hexdigest()
+
+    def write_bytes_atomic(self, target: str, payload: bytes) -> tuple[int, str]:
+        return self.write_atomic(target, lambda sink: sink.write(payload))
 
     def exists(self, path: str) -> bool:
         return bool(self.filesystem.exists(path))

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from orchestrator.errors import IOManagerError
 from orchestrator.io.base import InputContext, IOManager, OutputContext, not_materialized
-from orchestrator.io.files import Sink, files_at, write_bytes
+from orchestrator.io.files import Sink, files_at
 from orchestrator.keys import AssetKey
 
 PARQUET_FILE = "data.parquet"
@@ -133,7 +133,7 @@ class ParquetIOManager(IOManager):
                 f"neither a table nor picklable ({exc})."
             ) from exc
         target = f"{folder}/{PICKLE_FILE}"
-        size, digest = self.files.write_atomic(target, lambda sink: write_bytes(sink, payload))
+        size, digest = self.files.write_bytes_atomic(target, payload)
         self.files.remove(f"{folder}/{PARQUET_FILE}")
         return {"bytes": size, "location": target, "data_version": digest}
 
