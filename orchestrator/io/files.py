@@ -25,6 +25,8 @@ from typing import IO, Any
 
 from orchestrator.io.digest import FileFollower, HashingFile
 
+Buffer = bytes | memoryview | Any
+"""Bytes in memory: bytes, or anything with the buffer protocol (a pyarrow Buffer)."""
 Sink = str | IO[bytes]
 """A local path (the writer opens it with truncation) or an open binary file object."""
 
@@ -68,7 +70,7 @@ class LocalFiles:
             raise
         return written
 
-    def write_bytes_atomic(self, target: str, payload: bytes) -> tuple[int, str]:
+    def write_bytes_atomic(self, target: str, payload: Buffer) -> tuple[int, str]:
         """Bytes in memory are hashed as they are: no file follower (a thread per write)."""
         path = Path(target)
         _sweep(path)
@@ -79,7 +81,7 @@ class LocalFiles:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        return len(payload), hashlib.sha256(payload).hexdigest()
+        return memoryview(payload).nbytes, hashlib.sha256(payload).hexdigest()
 
     def exists(self, path: str) -> bool:
         return os.path.exists(path)
@@ -172,7 +174,7 @@ class RemoteFiles:
             raise
         return sink.size, sink.digest.hexdigest()
 
-    def write_bytes_atomic(self, target: str, payload: bytes) -> tuple[int, str]:
+    def write_bytes_atomic(self, target: str, payload: Buffer) -> tuple[int, str]:
         return self.write_atomic(target, lambda sink: sink.write(payload))
 
     def exists(self, path: str) -> bool:

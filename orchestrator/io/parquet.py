@@ -24,6 +24,9 @@ from orchestrator.keys import AssetKey
 
 PARQUET_FILE = "data.parquet"
 PICKLE_FILE = "data.pickle"
+IN_MEMORY_BYTES = 8 << 20
+"""Tables up to this many Arrow bytes are encoded in memory and written in one go: a file follower
+(a hashing thread per write) costs more than the write itself for small tables."""
 
 
 def as_arrow(value: Any) -> pa.Table | None:
@@ -98,7 +101,8 @@ class ParquetIOManager(IOManager):
         folder = self._folder(context.asset_key, context.partition)
         table = as_arrow(value)
         if table is not None:
-            return self._write_parquet(folder, table.schema, lambda writer: _write_table(writer, table))
+            return self._write_parquet(folder, table.schema, lambda writer: _write_table(writer, table),
+                                       in_memory=table.nbytes <= IN_MEMORY_BYTES)
         stream = as_batches(context.asset_key, value)
         if stream is not None:
             schema, batches = stream
@@ -110,16 +114,21 @@ class ParquetIOManager(IOManager):
             )
         return self._write_pickle(context.asset_key, folder, value)
 
-    def _write_parquet(self, folder: str, schema: pa.Schema, fill: Any) -> dict[str, Any]:
+    def _write_parquet(self, folder: str, schema: pa.Schema, fill: Any, in_memory: bool = False) -> dict[str, Any]:
         target = f"{folder}/{PARQUET_FILE}"
         rows = 0
 
-        def write(sink: Sink) -> None:
+        def write(sink: Sink | pa.BufferOutputStream) -> None:
             nonlocal rows
             with pq.ParquetWriter(sink, schema) as writer:
                 rows = fill(writer)
 
-        size, digest = self.files.write_atomic(target, write)
+        if in_memory:  # small: encode in memory, hash the bytes, one file write (no follower thread)
+            buffer = pa.BufferOutputStream()
+            write(buffer)
+            size, digest = self.files.write_bytes_atomic(target, buffer.getvalue())
+        else:
+            size, digest = self.files.write_atomic(target, write)
         self.files.remove(f"{folder}/{PICKLE_FILE}")
         return {"rows": rows, "bytes": size, "schema": schema_metadata(schema), "location": target,
                 "data_version": digest}

@@ -17,6 +17,7 @@ import pytest
 
 from orchestrator import AssetKey, InputContext, OutputContext, ParquetIOManager
 from orchestrator.errors import IOManagerError
+from orchestrator.io.parquet import IN_MEMORY_BYTES
 
 K = AssetKey.parse
 
@@ -40,6 +41,15 @@ def test_round_trip_with_metadata_and_a_content_hash(io):
     assert meta["bytes"] == len(written)
     assert meta["data_version"] == hashlib.sha256(written).hexdigest()  # what `sha256sum` prints
     assert io.read(InputContext(K("marts/orders"))).equals(table())
+
+
+def test_a_table_too_big_to_encode_in_memory_is_hashed_while_written(tmp_path):
+    io = ParquetIOManager(tmp_path / "lake")
+    big = pa.table({"id": pa.array(range(1_200_000), pa.int64())})
+    assert big.nbytes > IN_MEMORY_BYTES  # the file-follower path, not the in-memory one
+    meta = io.write(OutputContext(K("big")), big)
+    written = Path(meta["location"]).read_bytes()
+    assert meta["bytes"] == len(written) and meta["data_version"] == hashlib.sha256(written).hexdigest()
 
 
 def test_partitions_are_hive_style_folders(io):
