@@ -30,7 +30,7 @@ def dbt_assets(
     """
     runner = DbtRunner(project, backend=backend, dbt_executable=dbt_executable, extra_args=extra_args)
     nodes = project.nodes(runner)
-    runner._nodes = nodes
+    runner.attach(nodes)
     return [*nodes.assets, *nodes.checks]
 
 

@@ -12,6 +12,7 @@ This is the one module that imports dbt, and only inside functions: loading defi
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import json
 import os
 import shutil
@@ -102,16 +103,34 @@ class DbtRunner:
         self.dbt_executable = dbt_executable or "dbt"
         self.extra_args = tuple(extra_args)
         self._nodes: DbtNodes | None = None
-        self._by_key: dict | None = None
+        self._windows: dict[Any, tuple[Any, str | None]] = {}
 
     def __repr__(self) -> str:
         return f"DbtRunner({self.project!r}, backend={self.backend!r})"
 
     @property
     def nodes(self) -> DbtNodes:
-        if self._nodes is None:
-            self._nodes = self.project.nodes()
+        self._ensure_attached()
+        assert self._nodes is not None
         return self._nodes
+
+    @property
+    def windows(self) -> dict[Any, tuple[Any, str | None]]:
+        """Partitioned assets: key -> (their partitions, how dbt receives a range)."""
+        self._ensure_attached()
+        return self._windows
+
+    def _ensure_attached(self) -> None:
+        if self._nodes is None:  # a runner made on its own, not by dbt_assets()
+            self.attach(self.project.nodes())
+
+    def attach(self, nodes: DbtNodes) -> None:
+        """Run these nodes. The runner keeps what it needs of the asset definitions, not the
+        definitions: they hold the runner, and that reference cycle would keep a whole project
+        alive after its definitions are dropped (a load freezes its objects; see paused_gc)."""
+        self._windows = {a.key: (a.partitions, a.metadata.get("partition_via"))
+                         for a in nodes.assets if a.partitions is not None}
+        self._nodes = dataclasses.replace(nodes, assets=())
 
     def selectors(self, context: BatchContext) -> list[str]:
         """Explicit node selection: each asset of the step, plus parent sources that have tests
@@ -132,14 +151,15 @@ class DbtRunner:
         models, the vars `start`/`end` (end exclusive) for models that filter on them."""
         if context.partition_key is None:
             return []
-        partitioned = [a for a in (self.asset(k) for k in context.assets) if a.partitions is not None]
+        windows_of = self.windows
+        partitioned = [windows_of[k] for k in context.assets if k in windows_of]
         if not partitioned:
             return []
         first, _, last = context.partition_key.partition("...")
         last = last or first
         args: list[str] = []
-        vias = {a.metadata.get("partition_via") for a in partitioned}
-        windows = partitioned[0].partitions
+        vias = {via for _, via in partitioned}
+        windows = partitioned[0][0]
         start = windows.parse(first)
         end = windows.end_exclusive(last)
         if "event_time" in vias:
@@ -148,11 +168,6 @@ class DbtRunner:
         if "vars" in vias:
             args += ["--vars", json.dumps({"start": start.strftime("%Y-%m-%d"), "end": end.strftime("%Y-%m-%d")})]
         return args
-
-    def asset(self, key: Any) -> Any:
-        if self._by_key is None:
-            self._by_key = {a.key: a for a in self.nodes.assets}
-        return self._by_key[key]
 
     def run(self, context: BatchContext) -> None:
         handler = NodeResultHandler(context, self.nodes)

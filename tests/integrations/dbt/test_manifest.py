@@ -185,7 +185,7 @@ def test_a_range_is_one_invocation_with_vars_and_event_time_flags(nodes, tmp_pat
     from orchestrator import BatchContext, PartitionRange
 
     runner = DbtRunner.__new__(DbtRunner)
-    runner._nodes, runner._by_key = nodes, None
+    runner.attach(nodes)
     context = BatchContext("run", "dbt[0]", (K("marts/fct_daily_revenue"), K("marts/fct_daily_events")),
                            "2024-03-01...2024-03-10", PartitionRange("2024-03-01", "2024-03-10"),
                            threading.Event(), lambda e: None, lambda *a: None)

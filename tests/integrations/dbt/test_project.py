@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
 import time
+import weakref
 
 import pytest
 
-from integrations.dbt import DbtProject, ManifestError
+from integrations.dbt import DbtProject, ManifestError, dbt_assets
 from tests.conftest import FIXTURES
 
 
@@ -69,3 +71,20 @@ def test_a_manifest_parsed_under_other_values_of_the_vars_it_used_is_stale(proje
     assert not project.is_stale()
     monkeypatch.setenv("WAREHOUSE", "/two.duckdb")
     assert project.is_stale()
+
+
+def test_dropped_definitions_free_their_project_without_the_cycle_collector(project_dir):
+    # A load moves its objects to the collector's permanent generation (gc.freeze), so nothing in
+    # them may form a reference cycle: the runner keeps what it needs, not the definitions.
+    assets = dbt_assets(DbtProject(project_dir, reparse="never"))
+    runner = next(a.runner for a in assets if a.runner is not None)
+    assert {str(k) for k in runner.windows} == {"marts/fct_daily_events", "marts/fct_daily_revenue"}
+    gone = weakref.ref(runner)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del assets, runner
+        assert gone() is None
+    finally:
+        if enabled:
+            gc.enable()
