@@ -23,7 +23,6 @@ Prints one JSON line (last).
 
 # No `from __future__ import annotations`: Dagster reads the asset functions' annotations at runtime.
 import argparse
-import datetime as dt
 import json
 import os
 import sys
@@ -38,31 +37,18 @@ warnings.filterwarnings("ignore")  # the dagster-dbt 0.29.27 vs dagster 1.13.29 
 import dagster  # noqa: E402
 import dagster_dbt  # noqa: E402
 import duckdb  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
 from dagster import (  # noqa: E402
     AssetExecutionContext, BackfillPolicy, DagsterInstance, DailyPartitionsDefinition, asset,
 )
 from dagster_dbt import DbtCliResource, dbt_assets, get_asset_key_for_model  # noqa: E402
+
+from backfill import write_digest  # noqa: E402  the very loop the raw row runs (stdlib-only module)
 
 IMPORT_S = time.perf_counter() - T0
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 PARTITIONS = DailyPartitionsDefinition(start_date="2024-01-01")
-
-
-def write_digest(con: Any, day: str, out_dir: Path) -> int:
-    """The demo's revenue_digest for one day (the same code as backfill.py's hand-written loop)."""
-    date = dt.date.fromisoformat(day)
-    table = con.execute("SELECT * FROM marts.fct_daily_revenue WHERE order_date = ?", [date]).to_arrow_table()
-    revenue = [float(v) for v in table["revenue"].to_pylist()]
-    digest = pa.table({"order_date": table["order_date"], "weekday": [date.strftime("%A")] * table.num_rows,
-                       "revenue": revenue, "orders": table["order_count"]})
-    folder = out_dir / f"partition={day}"
-    folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(digest, folder / "data.parquet")
-    return table.num_rows
 
 
 def make_assets(manifest: Path, warehouse: str, out_dir: Path) -> list[Any]:

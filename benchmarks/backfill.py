@@ -77,7 +77,7 @@ def log(message: str) -> None:
 
 
 def write_digest(con: Any, day: str, out_dir: Path) -> int:
-    """The demo's revenue_digest for one day, by hand (the same code as _dagster_backfill.py)."""
+    """The demo's revenue_digest for one day, by hand (_dagster_backfill.py imports it too)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                              d.get("events"), d["status"]))
 
     print()
-    print(f"Per-asset orchestration overhead: wall time of one run / assets (nothing subtracted).")
+    print("Per-asset orchestration overhead: wall time of one run / assets (nothing subtracted).")
     print(f"ours: orchestrator {getattr(orchestrator, '__version__', '(editable)')}, best of "
           f"{args.repeat}, fresh home each run; Python {platform.python_version()}, "
           f"{platform.machine()}; homes under {args.tmpdir or tempfile.gettempdir()}")

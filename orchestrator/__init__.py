@@ -20,6 +20,7 @@ from orchestrator.execution.run import RunResult, execute_plan
 from orchestrator.graph import AssetGraph
 from orchestrator.io.base import InputContext, IOManager, MemoryIOManager, OutputContext
 from orchestrator.keys import AssetKey
+from orchestrator.lazy import lazy_attributes
 from orchestrator.partition_mappings import (
     AllPartitionsMapping,
     IdentityMapping,
@@ -44,23 +45,11 @@ from orchestrator.selection import resolve
 from orchestrator.storage.base import EventStore, MemoryEventStore
 from orchestrator.storage.events import Event, EventType, RunRecord, RunStatus
 
-# pyarrow, duckdb and SQLAlchemy cost ~0.5 s and ~140 MB to import: loading definitions, listing
-# assets and selecting need none of them, so these names import their module on first use.
-_LAZY = {
+__getattr__ = lazy_attributes(__name__, {
     "DuckDBIOManager": "orchestrator.io.duckdb",
     "ParquetIOManager": "orchestrator.io.parquet",
     "open_store": "orchestrator.storage.open",
-}
-
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'orchestrator' has no attribute '{name}'")
+})
 
 
 __all__ = [

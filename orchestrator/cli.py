@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tomllib
@@ -12,6 +11,7 @@ from typing import Any
 import click
 
 from orchestrator import render
+from orchestrator.cli_options import emit, exclude_option, json_option, select_option
 from orchestrator.definitions import Definitions, load_definitions
 from orchestrator.errors import OrchestratorError
 from orchestrator.execution.materialize import build_plan, load_dynamic_partitions, validate_partition
@@ -101,39 +101,31 @@ def main(ctx: click.Context, defs: str | None, home: str | None, storage: str | 
     ctx.call_on_close(workspace.close)
 
 
-_select = click.option("--select", "-s", "selection", default=None, help="Selection (dbt grammar).")
-_exclude = click.option("--exclude", "-x", default=None, help="Selection to leave out.")
-_json = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-
-
 @main.group()
 def assets() -> None:
     """Inspect assets."""
 
 
 @assets.command("list")
-@_select
-@_exclude
-@_json
+@select_option
+@exclude_option
+@json_option
 @click.pass_obj
 def assets_list(ws: Workspace, selection: str | None, exclude: str | None, as_json: bool) -> None:
     """List the selected assets."""
     graph = ws.defs.graph
     keys = resolve(selection or "*", graph, exclude)
     rows = [render.asset_row(graph, k) for k in graph.toposort(keys)]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        render.assets_table(rows)
+    emit(rows, as_json, render.assets_table)
 
 
 @main.command()
-@_select
-@_exclude
+@select_option
+@exclude_option
 @click.option("--partition", default=None, help="Partition key to materialize.")
 @click.option("--max-concurrency", type=int, default=None, help="Steps at once.")
 @click.option("--executor", type=click.Choice(["thread", "process"]), default="thread")
-@_json
+@json_option
 @click.pass_obj
 def materialize(ws: Workspace, selection: str | None, exclude: str | None, partition: str | None,
                 max_concurrency: int | None, executor: str, as_json: bool) -> None:
@@ -153,10 +145,7 @@ def materialize(ws: Workspace, selection: str | None, exclude: str | None, parti
         "assets": {str(k): result.assets.get(k, "skipped") for k in run_plan.asset_keys},
         "errors": {str(k): v for k, v in result.causes.items()},
     }
-    if as_json:
-        click.echo(json.dumps(summary, indent=2))
-    else:
-        render.run_summary(summary)
+    emit(summary, as_json, render.run_summary)
     if result.status == RunStatus.CANCELED:
         # Abandoned step threads must not hold the exit: the store is flushed and closed already.
         sys.stdout.flush()
@@ -173,36 +162,30 @@ def runs() -> None:
 
 @runs.command("list")
 @click.option("--limit", type=int, default=20)
-@_json
+@json_option
 @click.pass_obj
 def runs_list(ws: Workspace, limit: int, as_json: bool) -> None:
     """The most recent runs, newest first."""
     records = [render.run_row(r) for r in ws.store.list_runs(limit=limit)]
-    if as_json:
-        click.echo(json.dumps(records, indent=2))
-    else:
-        render.runs_table(records)
+    emit(records, as_json, render.runs_table)
 
 
 @runs.command("show")
 @click.argument("run_id")
-@_json
+@json_option
 @click.pass_obj
 def runs_show(ws: Workspace, run_id: str, as_json: bool) -> None:
     """One run: its events, errors and check results."""
     record = ws.store.get_run(run_id)
     detail = render.run_detail(record, ws.store.events(record.run_id))
-    if as_json:
-        click.echo(json.dumps(detail, indent=2, default=str))
-    else:
-        render.run_show(detail)
+    emit(detail, as_json, render.run_show)
 
 
 @main.group(invoke_without_command=True)
-@_select
-@_exclude
+@select_option
+@exclude_option
 @click.option("--columns", is_flag=True, help="Column-level lineage: edges between columns.")
-@_json
+@json_option
 @click.pass_context
 def lineage(ctx: click.Context, selection: str | None, exclude: str | None, columns: bool,
             as_json: bool) -> None:
@@ -214,20 +197,14 @@ def lineage(ctx: click.Context, selection: str | None, exclude: str | None, colu
     keys = resolve(selection or "*", graph, exclude)
     if columns:
         found = _column_lineage(ws).to_json({str(k) for k in keys})
-        if as_json:
-            click.echo(json.dumps(found, indent=2))
-        else:
-            _echo_column_edges(found["edges"] + found["filter_edges"], found["errors"])
+        emit(found, as_json, lambda f: _echo_column_edges(f["edges"] + f["filter_edges"], f["errors"]))
         return
     edges = [
         {"source": str(u), "target": str(v)}
         for u, v in sorted(graph.edges(), key=lambda e: (str(e[0]), str(e[1])))
         if u in keys and v in keys
     ]
-    if as_json:
-        click.echo(json.dumps({"assets": sorted(map(str, keys)), "edges": edges}, indent=2))
-    else:
-        render.lineage_tree(graph, keys)
+    emit({"assets": sorted(map(str, keys)), "edges": edges}, as_json, lambda _: render.lineage_tree(graph, keys))
 
 
 @lineage.command("column")
@@ -236,16 +213,13 @@ def lineage(ctx: click.Context, selection: str | None, exclude: str | None, colu
               help="Where it comes from, down to source columns (default), or what it feeds: its impact.")
 @click.option("--depth", type=int, default=None, help="Hops to follow (default: all).")
 @click.option("--filters", is_flag=True, help="Also the filter edges (columns that decide which rows exist).")
-@_json
+@json_option
 @click.pass_obj
 def lineage_column(ws: Workspace, target: str, upstream: bool, depth: int | None, filters: bool,
                    as_json: bool) -> None:
     """One column's lineage: upstream to source columns, or downstream (its impact)."""
     found = _column_lineage(ws).trace(target, "upstream" if upstream else "downstream", depth, filters)
-    if as_json:
-        click.echo(json.dumps(found, indent=2))
-    else:
-        _echo_column_edges(found["edges"], [])
+    emit(found, as_json, lambda f: _echo_column_edges(f["edges"], []))
 
 
 def _column_lineage(ws: Workspace) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from orchestrator import render
+from orchestrator.cli_options import emit, exclude_option, json_option, select_option
 from orchestrator.errors import SelectionError
 from orchestrator.execution.backfill import create_backfill, request_cancel, run_backfill
 from orchestrator.execution.materialize import load_dynamic_partitions
@@ -49,21 +50,18 @@ def _run(ws: Any, backfill_id: str, retry_failed: bool, as_json: bool) -> None:
 def _finish(ws: Any, record: BackfillRecord, as_json: bool) -> None:
     chunks = ws.store.backfills.chunks(record.backfill_id)
     data = _record_json(record, chunks)
-    if as_json:
-        click.echo(json.dumps(data, indent=2))
-    else:
-        render.backfill_summary(data, [_chunk_json(c) for c in chunks if c.error])
+    emit(data, as_json, lambda d: render.backfill_summary(d, [_chunk_json(c) for c in chunks if c.error]))
     if record.status == BackfillStatus.CANCELED:
         sys.exit(EXIT_CANCELED)
     sys.exit(0 if record.status == BackfillStatus.SUCCEEDED else EXIT_FAILED)
 
 
 @click.group(invoke_without_command=True)
-@click.option("--select", "-s", "selection", default=None, help="Selection (dbt grammar).")
-@click.option("--exclude", "-x", default=None, help="Selection to leave out.")
+@select_option
+@exclude_option
 @click.option("--from", "start", default=None, help="First partition key (included).")
 @click.option("--to", "end", default=None, help="Last partition key (included).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@json_option
 @click.pass_context
 def backfill(ctx: click.Context, selection: str | None, exclude: str | None, start: str | None,
              end: str | None, as_json: bool) -> None:
@@ -85,35 +83,29 @@ def backfill(ctx: click.Context, selection: str | None, exclude: str | None, sta
 
 @backfill.command("list")
 @click.option("--limit", type=int, default=20)
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_obj
 def backfill_list(ws: Any, limit: int, as_json: bool) -> None:
     """Recent backfills, newest first."""
     rows = [_record_json(b, ws.store.backfills.chunks(b.backfill_id)) for b in ws.store.backfills.list(limit)]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        render.backfills_table(rows)
+    emit(rows, as_json, render.backfills_table)
 
 
 @backfill.command("show")
 @click.argument("backfill_id")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_obj
 def backfill_show(ws: Any, backfill_id: str, as_json: bool) -> None:
     """One backfill and its chunks."""
     record = ws.store.backfills.get(backfill_id)
     chunks = ws.store.backfills.chunks(record.backfill_id)
     data = {**_record_json(record, chunks), "chunk_list": [_chunk_json(c) for c in chunks]}
-    if as_json:
-        click.echo(json.dumps(data, indent=2))
-    else:
-        render.backfill_summary(data, data["chunk_list"])
+    emit(data, as_json, lambda d: render.backfill_summary(d, d["chunk_list"]))
 
 
 @backfill.command("resume")
 @click.argument("backfill_id")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_obj
 def backfill_resume(ws: Any, backfill_id: str, as_json: bool) -> None:
     """Run the chunks that have not succeeded (after a crash, a kill or a cancel)."""
@@ -122,7 +114,7 @@ def backfill_resume(ws: Any, backfill_id: str, as_json: bool) -> None:
 
 @backfill.command("retry")
 @click.argument("backfill_id")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_obj
 def backfill_retry(ws: Any, backfill_id: str, as_json: bool) -> None:
     """Re-run only the failed partitions (and what they skipped)."""
@@ -145,7 +137,7 @@ def partitions() -> None:
 
 @partitions.command("status")
 @click.argument("asset")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_obj
 def partitions_status(ws: Any, asset: str, as_json: bool) -> None:
     """Materialized, stale, failed and missing partitions of one asset."""
@@ -154,10 +146,7 @@ def partitions_status(ws: Any, asset: str, as_json: bool) -> None:
     if len(keys) != 1:
         raise SelectionError(f"'{asset}' names {len(keys)} assets; name exactly one.")
     data = summary(ws.defs.graph, ws.store, next(iter(keys)))
-    if as_json:
-        click.echo(json.dumps(data, indent=2))
-    else:
-        render.partition_summary(data)
+    emit(data, as_json, render.partition_summary)
 
 
 
@@ -175,7 +164,7 @@ def partitions_add(ws: Any, name: str, keys: tuple[str, ...]) -> None:
 
 @partitions.command("list")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_obj
 def partitions_list(ws: Any, name: str, as_json: bool) -> None:
     """The keys of the dynamic partitions NAME."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from integrations.dbt.manifest import DbtNodes, ManifestError, load_nodes, read_manifest
 from integrations.dbt.translator import DbtTranslator
+from orchestrator.io.files import atomic_write_bytes
 from orchestrator.memory import paused_gc
 
 CACHE_FORMAT = 3
@@ -156,7 +157,7 @@ class DbtProject:
             if len(recorded) == 2 and recorded[0] == key:
                 return ManifestState(path, recorded[1], stat.st_size, stat.st_mtime_ns)
         checksum = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
-        _atomic_write_bytes(stamp, f"{key} {checksum}".encode())
+        atomic_write_bytes(stamp, f"{key} {checksum}".encode())
         return ManifestState(path, checksum, stat.st_size, stat.st_mtime_ns)
 
     def nodes(self, runner: Any = None) -> DbtNodes:
@@ -178,7 +179,7 @@ class DbtProject:
         if nodes is None:
             nodes = load_nodes(read_manifest(state.path), self.translator)
             self._clear_caches("orch_nodes.")
-            _atomic_write_bytes(cache, pickle.dumps({"format": CACHE_FORMAT, "nodes": nodes},
+            atomic_write_bytes(cache, pickle.dumps({"format": CACHE_FORMAT, "nodes": nodes},
                                                     protocol=pickle.HIGHEST_PROTOCOL))
         return nodes if runner is None else _with_runner(nodes, runner)
 
@@ -198,9 +199,3 @@ def _with_runner(nodes: DbtNodes, runner: Any) -> DbtNodes:
             object.__setattr__(definition, "runner", runner)
     return nodes
 
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

@@ -11,6 +11,7 @@ This is the one module that imports dbt, and only inside functions: loading defi
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import json
@@ -20,15 +21,16 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from integrations.dbt import manifest_pickle
 from integrations.dbt.manifest import DbtNodes, ManifestError
-from integrations.dbt.project import DbtProject, _atomic_write_bytes
+from integrations.dbt.project import DbtProject
 from integrations.dbt.results import NodeResultHandler
 from orchestrator.errors import ExecutionError
+from orchestrator.io.files import atomic_write_bytes
 from orchestrator.execution.context import BatchContext
 
 BACKENDS = ("inprocess", "subprocess")
@@ -42,7 +44,26 @@ def _dbt_version() -> str:
     return str(__version__)
 
 
-def _common_args(project: DbtProject) -> list[str]:
+@contextlib.contextmanager
+def one_invocation() -> Iterator[None]:
+    """Around every in-process dbt invocation: dbt is not safe for parallel invocations in one
+    process, so they run one at a time; dbt-duckdb's database is closed after each."""
+    with _INVOCATION_LOCK:
+        try:
+            yield
+        finally:
+            close_duckdb_database()
+
+
+def invoke_dbt(args: Sequence[str], manifest: Any = None, callbacks: Sequence[Any] = ()) -> Any:
+    """`dbtRunner(manifest, callbacks).invoke(args)`; call it inside `one_invocation()`."""
+    from dbt.cli.main import dbtRunner
+
+    return dbtRunner(manifest=manifest, callbacks=list(callbacks)).invoke(list(args))
+
+
+def dbt_args(project: DbtProject) -> list[str]:
+    """The flags that point dbt at `project` (directories and target)."""
     args = ["--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir),
             "--target-path", str(project.target_path)]
     if project.target:
@@ -52,23 +73,18 @@ def _common_args(project: DbtProject) -> list[str]:
 
 def parse_project(project: DbtProject) -> Any:
     """`dbt parse` in-process (partial parsing when possible); caches the Manifest object."""
-    from dbt.cli.main import dbtRunner
-
-    with _INVOCATION_LOCK:
-        try:
-            result = dbtRunner().invoke(["parse", *_common_args(project), "--log-level", "none"])
-        finally:
-            close_duckdb_database()
+    with one_invocation():
+        result = invoke_dbt(["parse", *dbt_args(project), "--log-level", "none"])
     if not result.success:
         reason = result.exception or "see the dbt log under the project's logs/"
         raise ManifestError(f"dbt parse of '{project.project_dir}' failed: {reason}")
     manifest = result.result
     used = set(getattr(manifest, "env_vars", None) or {})
-    _atomic_write_bytes(project.parse_env_path, json.dumps(project.parse_env(used)).encode())
+    atomic_write_bytes(project.parse_env_path, json.dumps(project.parse_env(used)).encode())
     state = project.manifest_state()
     for old in project.target_path.glob(f"{_PARSED_PREFIX}*"):
         old.unlink(missing_ok=True)
-    _atomic_write_bytes(_parsed_cache(project, state.checksum), manifest_pickle.dumps(manifest))
+    atomic_write_bytes(_parsed_cache(project, state.checksum), manifest_pickle.dumps(manifest))
     return manifest
 
 
@@ -142,7 +158,7 @@ class DbtRunner:
         return chosen
 
     def build_args(self, context: BatchContext) -> list[str]:
-        args = ["build", *_common_args(self.project), "--select", *self.selectors(context),
+        args = ["build", *dbt_args(self.project), "--select", *self.selectors(context),
                 "--indirect-selection", "buildable", "--no-write-json", *self.extra_args]
         return args + self.range_args(context)
 
@@ -180,7 +196,6 @@ class DbtRunner:
     # -- in-process ---------------------------------------------------------------------------
 
     def _run_inprocess(self, args: list[str], handler: NodeResultHandler, context: BatchContext) -> None:
-        from dbt.cli.main import dbtRunner
         from google.protobuf.json_format import MessageToDict
 
         def callback(event: Any) -> None:
@@ -188,15 +203,13 @@ class DbtRunner:
                 handler.on_event("NodeFinished", MessageToDict(event.data, preserving_proto_field_name=True))
 
         manifest = fresh_manifest(self.project)
-        with _INVOCATION_LOCK:
+        with one_invocation():
             done = threading.Event()
             watcher = threading.Thread(target=_interrupt_on_cancel,
                                        args=(context.cancel, done, threading.get_ident()), daemon=True)
             watcher.start()
             try:
-                result = dbtRunner(manifest=manifest, callbacks=[callback]).invoke(
-                    [*args, "--log-level", "none"]
-                )
+                result = invoke_dbt([*args, "--log-level", "none"], manifest, [callback])
             except KeyboardInterrupt:
                 if not context.cancel.is_set():
                     raise
@@ -204,7 +217,6 @@ class DbtRunner:
             finally:
                 done.set()
                 watcher.join()
-                close_duckdb_database()
         if result.exception is not None and not handler.reported:
             raise ExecutionError(f"dbt build failed before running any node: {result.exception}")
 

@@ -11,12 +11,12 @@ This module imports no pyiceberg.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import tempfile
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from orchestrator.io.files import atomic_write_bytes
 
 VERSION_HINT = "version-hint.text"
 _METADATA_VERSION = re.compile(r"^(?:v)?(\d+)(?:-.*)?\.metadata\.json$")
@@ -55,10 +55,7 @@ def write_version_hint(metadata_location: str) -> None:
             current = _version(hint.read_text().strip() + ".metadata.json")
             if current is not None and current > version:
                 return
-        fd, tmp = tempfile.mkstemp(prefix=".version-hint.", dir=metadata.parent)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(metadata.name.removesuffix(".metadata.json"))
-        os.replace(tmp, hint)
+        atomic_write_bytes(hint, metadata.name.removesuffix(".metadata.json").encode())
 
 
 def _version(filename: str) -> int | None:

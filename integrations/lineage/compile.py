@@ -23,10 +23,11 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from integrations.dbt.project import DbtProject, _atomic_write_bytes
+from integrations.dbt.project import DbtProject
 from integrations.lineage.dbt_manifest import DbtDigest, DbtNode
 from integrations.lineage.parallel import process_context
 from integrations.lineage.render import render_simple
+from orchestrator.io.files import atomic_write_bytes
 
 CACHE_NAME = "orch_lineage_compiled.pickle"
 CACHE_FORMAT = 1
@@ -88,7 +89,7 @@ def _read_cache(path: Path) -> dict[str, tuple[str, str]]:
 
 
 def _write_cache(path: Path, sql: Mapping[str, tuple[str, str]]) -> None:
-    _atomic_write_bytes(path, pickle.dumps({"format": CACHE_FORMAT, "sql": dict(sql)},
+    atomic_write_bytes(path, pickle.dumps({"format": CACHE_FORMAT, "sql": dict(sql)},
                                            protocol=pickle.HIGHEST_PROTOCOL))
 
 
@@ -109,9 +110,7 @@ def compile_parallel(project: DbtProject, nodes: list[DbtNode], workers: int | N
 
 def compile_in_process(project: DbtProject, nodes: list[DbtNode]) -> dict[str, str | Exception]:
     """ONE `dbt compile` of `nodes` with the parsed manifest; see the module docstring."""
-    from dbt.cli.main import dbtRunner
-
-    from integrations.dbt.runner import _INVOCATION_LOCK, _common_args, fresh_manifest
+    from integrations.dbt.runner import dbt_args, fresh_manifest, invoke_dbt, one_invocation
 
     manifest = fresh_manifest(project)
     for macro in manifest.macros.values():
@@ -119,11 +118,11 @@ def compile_in_process(project: DbtProject, nodes: list[DbtNode]) -> dict[str, s
             macro.macro_sql = IS_INCREMENTAL
     for node in nodes:  # this copy only: selects exactly these nodes with one selector
         manifest.nodes[node.uid].tags.append(SELECTION_TAG)
-    args = ["compile", *_common_args(project), "--select", f"tag:{SELECTION_TAG}",
+    args = ["compile", *dbt_args(project), "--select", f"tag:{SELECTION_TAG}",
             "--indirect-selection", "empty", "--no-introspect", "--no-populate-cache", "--no-write-json",
             "--log-level", "none", "--quiet"]
-    with _INVOCATION_LOCK:
-        result = dbtRunner(manifest=manifest).invoke(args)
+    with one_invocation():
+        result = invoke_dbt(args, manifest)
     found: dict[str, str | Exception] = {}
     for item in getattr(result.result, "results", None) or ():
         node = item.node

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from integrations.dbt.manifest import read_manifest
-from integrations.dbt.project import DbtProject, _atomic_write_bytes
+from integrations.dbt.project import DbtProject
 from integrations.lineage.declared import DECLARED_KEY
 from integrations.lineage.prepare import (
     EPHEMERAL_CATALOG,
@@ -30,6 +30,7 @@ from integrations.lineage.prepare import (
     relation_parts,
     table_function_sql,
 )
+from orchestrator.io.files import atomic_write_bytes
 
 DIGEST_FORMAT = 4
 RESOURCE_TYPES = ("model", "seed", "snapshot", "source")
@@ -103,7 +104,7 @@ def load_digest(project: DbtProject) -> DbtDigest:
     digest = build_digest(project, read_manifest(state.path), state.checksum)
     for old in project.target_path.glob("orch_lineage_digest.*"):
         old.unlink(missing_ok=True)
-    _atomic_write_bytes(cache, pickle.dumps({"format": DIGEST_FORMAT, "digest": digest},
+    atomic_write_bytes(cache, pickle.dumps({"format": DIGEST_FORMAT, "digest": digest},
                                             protocol=pickle.HIGHEST_PROTOCOL))
     return digest
 

@@ -10,7 +10,6 @@ file and concurrent writers lose nothing but a cache entry.
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import orjson
 
 from integrations.lineage.model import AssetLineage
+from orchestrator.io.files import atomic_write_bytes
 
 STORE_FORMAT = 2
 ENGINE_VERSION = "1"
@@ -76,10 +76,7 @@ class LineageStore:
         started = time.perf_counter()
         for asset in stale:
             del self._entries[asset]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps({"format": STORE_FORMAT, "entries": self._entries},
-                                     protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(tmp, self.path)
+        atomic_write_bytes(self.path, pickle.dumps({"format": STORE_FORMAT, "entries": self._entries},
+                                                   protocol=pickle.HIGHEST_PROTOCOL))
         self._dirty = False
         self.save_seconds = time.perf_counter() - started

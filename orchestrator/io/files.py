@@ -74,13 +74,7 @@ class LocalFiles:
         """Bytes in memory are hashed as they are: no file follower (a thread per write)."""
         path = Path(target)
         _sweep(path)
-        tmp = _temporary(path)
-        try:
-            tmp.write_bytes(payload)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        _replace(path, payload)
         return memoryview(payload).nbytes, hashlib.sha256(payload).hexdigest()
 
     def exists(self, path: str) -> bool:
@@ -97,6 +91,22 @@ class LocalFiles:
             return sorted(os.listdir(folder))
         except FileNotFoundError:
             return []
+
+
+def atomic_write_bytes(path: Path, data: Buffer) -> None:
+    """Write `data` to the local file `path` whole or not at all (a temp file beside it, renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _replace(path, data)
+
+
+def _replace(path: Path, data: Buffer) -> None:
+    tmp = _temporary(path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _temporary(target: Path) -> Path:

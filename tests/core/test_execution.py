@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from orchestrator import (
-    AssetResult, CheckResult, DailyPartitions, EventType, MemoryEventStore, ParquetIOManager,
+    AssetResult, CheckResult, DailyPartitions, EventType, MemoryEventStore,
     RetryPolicy, RunStatus, asset, asset_check, materialize,
 )
 from orchestrator.errors import ExecutionError, PartitionError
