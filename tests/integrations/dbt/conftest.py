@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,17 +73,12 @@ def lakehouse(lakehouse_root: Path) -> Iterator[Lakehouse]:
     home = lakehouse_root.parent / "home"
     warehouse = home / "warehouse.duckdb"
     home.mkdir()
-    previous = {name: os.environ.get(name) for name in ("ORCH_WAREHOUSE_PATH", "ORCH_HOME")}
-    os.environ["ORCH_WAREHOUSE_PATH"] = str(warehouse)
-    os.environ["ORCH_HOME"] = str(home)  # dbt's source lake.fx_rates reads files under it
-    project = DbtProject(lakehouse_root)
-    project.parse()
-    yield Lakehouse(lakehouse_root, project, warehouse, home)
-    for name, value in previous.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    with pytest.MonkeyPatch.context() as env:  # session-wide, undone at the end
+        env.setenv("ORCH_WAREHOUSE_PATH", str(warehouse))
+        env.setenv("ORCH_HOME", str(home))  # dbt's source lake.fx_rates reads files under it
+        project = DbtProject(lakehouse_root)
+        project.parse()
+        yield Lakehouse(lakehouse_root, project, warehouse, home)
 
 
 @pytest.fixture(scope="session")

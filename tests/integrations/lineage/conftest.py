@@ -5,7 +5,6 @@ The warehouse path points at a file that does not exist: column lineage must nev
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,14 +35,9 @@ def lakehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LineageLakeh
     shutil.copytree(FIXTURES / "dbt" / "extra_models" / "ml", root / "models" / "ml")
     shutil.copytree(FIXTURES / "lineage" / "dbt_models", root / "models", dirs_exist_ok=True)
     warehouse = base / "never_created" / "warehouse.duckdb"
-    saved = {k: os.environ.get(k) for k in ("LINEAGE_DBT_PROJECT", "ORCH_WAREHOUSE_PATH")}
-    os.environ["LINEAGE_DBT_PROJECT"] = str(root)
-    os.environ["ORCH_WAREHOUSE_PATH"] = str(warehouse)
-    project = DbtProject(root)
-    project.parse()
-    yield LineageLakehouse(root, project, warehouse, DEFS)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with pytest.MonkeyPatch.context() as env:  # session-wide, undone at the end
+        env.setenv("LINEAGE_DBT_PROJECT", str(root))
+        env.setenv("ORCH_WAREHOUSE_PATH", str(warehouse))
+        project = DbtProject(root)
+        project.parse()
+        yield LineageLakehouse(root, project, warehouse, DEFS)

@@ -24,15 +24,11 @@ def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("dbt_python") / "project"
     shutil.copytree(FIXTURES / "lineage" / "dbt_python", root)
     warehouse = root.parent / "warehouse.duckdb"
-    saved = os.environ.get("LINEAGE_PYTHON_WAREHOUSE")
-    os.environ["LINEAGE_PYTHON_WAREHOUSE"] = str(warehouse)
-    found = DbtProject(root)
-    found.parse()
-    yield found, warehouse
-    if saved is None:
-        os.environ.pop("LINEAGE_PYTHON_WAREHOUSE", None)
-    else:
-        os.environ["LINEAGE_PYTHON_WAREHOUSE"] = saved
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("LINEAGE_PYTHON_WAREHOUSE", str(warehouse))
+        found = DbtProject(root)
+        found.parse()
+        yield found, warehouse
 
 
 def _edges(graph):
