@@ -77,7 +77,7 @@ def column_lineage(defs: Any, *, store: Any = None, home: str | Path | None = No
     results = compute(units.values(), layers, saved, workers)
     stats = {"seconds": round(time.perf_counter() - started, 3), "assets": len(results),
              "recomputed": saved.misses, "reused": saved.hits}
-    return ColumnLineageGraph(results, stats)
+    return ColumnLineageGraph(results, stats, {k: u.sql for k, u in units.items() if u.sql})
 
 
 def dbt_column_lineage(project: DbtProject | str | Path, *, recorded_schemas: Mapping[str, Any] | None = None,
