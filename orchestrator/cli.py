@@ -243,9 +243,11 @@ def _echo_column_edges(edges: list[dict[str, Any]], errors: list[dict[str, str]]
 
 def _core_commands() -> None:
     from orchestrator.cli_backfill import backfill, partitions
+    from orchestrator.cli_ui import ui
 
     main.add_command(backfill)
     main.add_command(partitions)
+    main.add_command(ui)
 
 
 def _plugin_commands() -> None:

@@ -19,6 +19,7 @@ from orchestrator.errors import (
     DefinitionError, ExecutionError, OrchestratorError, PartitionError, SelectionError, StorageConnectionError,
     UnknownAssetError, UnknownRunError,
 )
+from orchestrator.storage.backfills import UnknownBackfillError
 from orchestrator.storage.base import EventStore
 from orchestrator.web.context import WebContext
 from orchestrator.web.security import (
@@ -29,7 +30,7 @@ from orchestrator.web.sources import OutsideProjectError
 STATIC = Path(__file__).with_name("static")
 PAGES = ("/", "/assets", "/graph", "/runs", "/backfills", "/automation", "/login")
 _STATUS = [  # most specific first
-    (UnknownAssetError, 404), (UnknownRunError, 404), (OutsideProjectError, 403), (SelectionError, 400),
+    (UnknownAssetError, 404), (UnknownRunError, 404), (UnknownBackfillError, 404), (OutsideProjectError, 403), (SelectionError, 400),
     (PartitionError, 400), (DefinitionError, 400), (ExecutionError, 409), (StorageConnectionError, 503),
     (OrchestratorError, 400),
 ]
@@ -47,7 +48,9 @@ def create_app(defs: Definitions, store: EventStore, *, home: str | Path | None 
                token: str | None = None) -> FastAPI:
     """The UI over `defs` and `store`. `home` (ORCH_HOME) holds the layout cache and the column
     lineage results; `token` (default: $ORCH_UI_TOKEN) makes every API call require it."""
-    from orchestrator.web import routes_assets, routes_graph, routes_lineage, routes_runs, routes_session
+    from orchestrator.web import (
+        routes_assets, routes_backfills, routes_graph, routes_lineage, routes_runs, routes_session,
+    )
 
     token = token if token is not None else os.environ.get("ORCH_UI_TOKEN") or None
     guard = Guard(token)
@@ -58,7 +61,7 @@ def create_app(defs: Definitions, store: EventStore, *, home: str | Path | None 
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     _install_guard(app, guard)
     _install_errors(app)
-    for module in (routes_session, routes_assets, routes_lineage, routes_graph, routes_runs):
+    for module in (routes_session, routes_assets, routes_lineage, routes_graph, routes_runs, routes_backfills):
         app.include_router(module.router, prefix="/api")
     _install_pages(app)
     return app

@@ -75,6 +75,8 @@ def json_safe(value: Any, depth: int = 0) -> Any:
 
 def kind_label(definition: AssetDefinition) -> str:
     """dbt model / seed / snapshot / source / exposure, Python, or external."""
+    if definition.kind == "python":
+        return "Python"
     if definition.kind == "dbt" or definition.metadata.get("dbt_resource_type"):
         return f"dbt {definition.metadata.get('dbt_resource_type') or definition.resource_type}"
     if definition.resource_type == "source":
