@@ -47,12 +47,12 @@ _HEADERS = {
 def create_app(defs: Definitions, store: EventStore, *, home: str | Path | None = None,
                token: str | None = None) -> FastAPI:
     """The UI over `defs` and `store`. `home` (ORCH_HOME) holds the layout cache and the column
-    lineage results; `token` (default: $ORCH_UI_TOKEN) makes every API call require it."""
+    lineage results; `token` (default: $ORCH_UI_TOKEN; "" for none) makes every API call require it."""
     from orchestrator.web import (
         routes_assets, routes_backfills, routes_graph, routes_lineage, routes_runs, routes_session,
     )
 
-    token = token if token is not None else os.environ.get("ORCH_UI_TOKEN") or None
+    token = (token if token is not None else os.environ.get("ORCH_UI_TOKEN")) or None  # "": no token
     guard = Guard(token)
     app = FastAPI(title="orch", summary="The orchestrator's JSON API: assets, lineage, runs, backfills.",
                   version="1", docs_url=None, redoc_url=None, openapi_url="/openapi.json")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from orchestrator.errors import OrchestratorError, SelectionError
+from orchestrator.errors import OrchestratorError, SelectionError, UnknownAssetError
 from orchestrator.keys import AssetKey
 from orchestrator.selection import resolve
 from orchestrator.web.context import WebContext
@@ -32,8 +32,8 @@ def selected(ctx: WebContext, select: str | None, exclude: str | None) -> frozen
     text = (select or "").strip()
     try:
         return resolve(text or "*", ctx.graph, exclude)
-    except SelectionError:
-        raise
+    except UnknownAssetError as exc:  # a bad parameter (400), not a missing page (404)
+        raise SelectionError(str(exc)) from None
     except ValueError as exc:  # a key that does not parse
         raise SelectionError(f"Selection '{text}': {exc}") from None
 

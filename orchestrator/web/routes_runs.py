@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from enum import Enum
+from typing import Annotated, Any, TypeVar
 
 import anyio
 import orjson
@@ -22,6 +23,7 @@ router = APIRouter(tags=["runs"])
 RUN_ENDED = {EventType.RUN_SUCCEEDED, EventType.RUN_FAILED, EventType.RUN_CANCELED}
 ENDED_STATUSES = {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED}
 LEVELS = ("debug", "info", "warning", "error")
+E = TypeVar("E", bound=Enum)
 
 
 def _time(text: str | None, name: str) -> float | None:
@@ -39,14 +41,15 @@ def _time(text: str | None, name: str) -> float | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
 
 
-def _statuses(text: str | None) -> list[RunStatus] | None:
+def _choices(text: str | None, kind: type[E], what: str) -> list[E] | None:
+    """'a,b' -> [kind('a'), kind('b')]; None when empty; a clear 400 for an unknown value."""
     if not text:
         return None
-    known = {s.value: s for s in RunStatus}
+    known = {member.value: member for member in kind}
     found = []
     for part in filter(None, (p.strip() for p in text.split(","))):
         if part not in known:
-            raise BadRequest(f"Unknown run status '{part}'; use one of {', '.join(sorted(known))}.")
+            raise BadRequest(f"Unknown {what} '{part}'; use one of {', '.join(sorted(known))}.")
         found.append(known[part])
     return found
 
@@ -72,7 +75,7 @@ def runs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     asset_key: AssetKey | None = ctx.asset_key(asset) if asset else None
-    found = ctx.store.runs_page(limit=limit, statuses=_statuses(status), asset_key=asset_key,
+    found = ctx.store.runs_page(limit=limit, statuses=_choices(status, RunStatus, "run status"), asset_key=asset_key,
                                 started_after=_time(since, "since"), started_before=_time(until, "until"),
                                 before=_cursor(before))
     last = found[-1] if len(found) == limit else None
@@ -101,7 +104,7 @@ def run_events(
     level: Annotated[str | None, Query(description="Lowest level shown: debug, info, warning, error.")] = None,
 ) -> dict[str, Any]:
     record = _run(ctx, run_id)
-    kinds = _types(types)
+    kinds = _choices(types, EventType, "event type")
     if level is not None and level not in LEVELS:
         raise BadRequest(f"Unknown level '{level}'; use one of {', '.join(LEVELS)}.")
     asset_key = AssetKey.parse(asset) if asset else None
@@ -116,18 +119,6 @@ def run_events(
 def _level(event: Event) -> str:
     found = level_of(event)
     return found if found in LEVELS else "info"
-
-
-def _types(text: str | None) -> list[EventType] | None:
-    if not text:
-        return None
-    known = {t.value: t for t in EventType}
-    found = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        if part not in known:
-            raise BadRequest(f"Unknown event type '{part}'; use one of {', '.join(sorted(known))}.")
-        found.append(known[part])
-    return found
 
 
 def _message(events: list[Event]) -> bytes:
@@ -185,7 +176,7 @@ async def stream(
     types: Annotated[str | None, Query(description="Comma-separated event types.")] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
-    kinds = _types(types)
+    kinds = _choices(types, EventType, "event type")
     wanted = type_filter(None if kinds is None else [k.value for k in kinds])
     start = _start(after, last_event_id) if (after is not None or last_event_id) else \
         await anyio.to_thread.run_sync(ctx.store.max_event_id)

@@ -21,7 +21,7 @@ def serve(app: Any | Callable[[], Any], host: str = DEFAULT_HOST, port: int = DE
     """
     import uvicorn
 
-    token = token if token is not None else os.environ.get("ORCH_UI_TOKEN") or None
+    token = (token if token is not None else os.environ.get("ORCH_UI_TOKEN")) or None
     check_bind(host, token)
     if not hasattr(app, "router") and callable(app):
         app = app()

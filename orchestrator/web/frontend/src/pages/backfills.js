@@ -34,7 +34,7 @@ export async function backfillsPage(outlet) {
 }
 
 export async function backfillPage(outlet, params) {
-  const body = h("div", {});
+  const body = h("div", { class: "stack" });
   async function load() {
     let b;
     try { b = await api("/backfills/" + encodeURIComponent(params.id)); } catch (e) { fill(body, errorBox(e)); return; }
