@@ -20,13 +20,12 @@ from orchestrator import render
 @click.pass_obj
 def ui(ws: Any, host: str, port: int, token: str | None, log_level: str) -> None:
     """Serve the web UI: asset catalog and graph, asset pages, runs, backfills."""
-    from orchestrator.web.app import create_app
     from orchestrator.web.security import check_bind
-    from orchestrator.web.server import serve
+    from orchestrator.web.server import app_for, serve
 
     token = token or os.environ.get("ORCH_UI_TOKEN") or None
     check_bind(host, token)  # before loading anything: a refused bind fails at once
-    app = create_app(ws.defs, ws.store, home=ws.home, token=token)
+    app = app_for(ws, token)
 
     def ready(url: str) -> None:
         render.console.print(f"orch UI on {url}  ({len(ws.defs.graph)} assets; Ctrl-C to stop)", markup=False)

@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
@@ -45,23 +46,25 @@ _HEADERS = {
 
 
 def create_app(defs: Definitions, store: EventStore, *, home: str | Path | None = None,
-               token: str | None = None) -> FastAPI:
+               token: str | None = None, backfills: Any = None) -> FastAPI:
     """The UI over `defs` and `store`. `home` (ORCH_HOME) holds the layout cache and the column
-    lineage results; `token` (default: $ORCH_UI_TOKEN; "" for none) makes every API call require it."""
+    lineage results; `token` (default: $ORCH_UI_TOKEN; "" for none) makes every API call require it;
+    `backfills` (a launching.BackfillProcesses) starts backfills. Runs go on the run queue."""
     from orchestrator.web import (
-        routes_assets, routes_backfills, routes_graph, routes_lineage, routes_runs, routes_session,
+        routes_assets, routes_backfills, routes_graph, routes_launch, routes_lineage, routes_runs, routes_session,
     )
 
     token = (token if token is not None else os.environ.get("ORCH_UI_TOKEN")) or None  # "": no token
     guard = Guard(token)
     app = FastAPI(title="orch", summary="The orchestrator's JSON API: assets, lineage, runs, backfills.",
                   version="1", docs_url=None, redoc_url=None, openapi_url="/openapi.json")
-    app.state.ctx = WebContext(defs, store, home)
+    app.state.ctx = WebContext(defs, store, home, backfills)
     app.state.guard = guard
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     _install_guard(app, guard)
     _install_errors(app)
-    for module in (routes_session, routes_assets, routes_lineage, routes_graph, routes_runs, routes_backfills):
+    for module in (routes_session, routes_assets, routes_lineage, routes_graph, routes_runs, routes_launch,
+                   routes_backfills):
         app.include_router(module.router, prefix="/api")
     _install_pages(app)
     return app

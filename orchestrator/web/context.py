@@ -25,13 +25,14 @@ log = logging.getLogger("orchestrator.web")
 
 
 class WebContext:
-    def __init__(self, defs: Definitions, store: EventStore, home: Path | None = None) -> None:
+    def __init__(self, defs: Definitions, store: EventStore, home: Path | None = None, backfills: Any = None) -> None:
         self.defs = defs
+        self.backfills = backfills
         self.store = store
         self.home = Path(home).resolve() if home else None
         self.graph = defs.graph
         self.roots = allowed_roots(defs.root, self.home, self.graph.assets.values())
-        self.states = AssetStates(self.graph, store)
+        self.states = AssetStates(defs, store)
         self.hub = EventHub(store)
         self.version = graph_version(self.graph)
         self._layout: bytes | None = None

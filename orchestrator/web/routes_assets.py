@@ -12,7 +12,7 @@ from orchestrator.storage.events import Event, EventType
 from orchestrator.web.deps import Ctx, Exclude, Select, selected
 from orchestrator.web.serialize import asset_summary, event_json, json_safe, partitions_json
 from orchestrator.web.sources import asset_code
-from orchestrator.web.states import AssetState
+from orchestrator.web.states import AssetState, status_json
 
 router = APIRouter(tags=["assets"])
 HIDDEN_METADATA = ("columns", "column_lineage")  # shown as columns and lineage, not as metadata
@@ -30,7 +30,7 @@ def catalog_row(ctx: Any, key: AssetKey) -> dict[str, Any]:
     done = state.materialization
     return {
         **asset_summary(ctx.graph, key),
-        "state": ctx.states.state_of(key),
+        **status_json(ctx.states.status_of(key)),
         "last_materialized_at": done.timestamp if done else None,
         "last_run_id": done.run_id if done else None,
         "checks_summary": _check_counts(ctx, key, state),
@@ -84,7 +84,7 @@ def materializations(
     before: Annotated[int | None, Query(ge=1, description="Page back: events with an id below this.")] = None,
 ) -> dict[str, Any]:
     asset_key = ctx.asset_key(key)
-    found = ctx.store.asset_events(asset_key, [EventType.MATERIALIZATION], limit=limit, before_id=before)
+    found = ctx.store.asset_history(asset_key, [EventType.MATERIALIZATION], limit=limit, before_id=before)
     started = _step_starts(ctx, asset_key, found)
     rows = []
     for event in found:
@@ -98,7 +98,7 @@ def _step_starts(ctx: Any, key: AssetKey, found: list[Event]) -> dict[tuple[str,
     """When each run's step of a Python asset started: (run, partition) -> time."""
     if not found:
         return {}
-    starts = ctx.store.asset_events(key, [EventType.STEP_STARTED], limit=len(found) * 2,
+    starts = ctx.store.asset_history(key, [EventType.STEP_STARTED], limit=len(found) * 2,
                                     before_id=(found[0].id or 0) + 1)
     return {(e.run_id, e.partition): e.timestamp for e in starts}
 
@@ -115,7 +115,7 @@ def _duration(event: Event, started: dict[tuple[str, str | None], float]) -> flo
 def checks(key: str, ctx: Ctx, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
     asset_key = ctx.asset_key(key)
     definitions = ctx.graph.checks_for(asset_key)
-    results = ctx.store.asset_events(asset_key, [EventType.CHECK_RESULT], limit=limit * max(1, len(definitions)))
+    results = ctx.store.asset_history(asset_key, [EventType.CHECK_RESULT], limit=limit * max(1, len(definitions)))
     history: dict[str, list[dict[str, Any]]] = {c.name: [] for c in definitions}
     for event in results:
         name = str(event.data.get("check"))

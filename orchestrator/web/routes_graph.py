@@ -8,10 +8,9 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 
 from orchestrator.web.deps import Ctx, Exclude, Select, selected
-from orchestrator.web.states import FAILED, MATERIALIZED, MISSING, RUNNING, EXTERNAL
+from orchestrator.web.states import STATES
 
 router = APIRouter(tags=["graph"])
-STATES = (MATERIALIZED, FAILED, RUNNING, MISSING, EXTERNAL)
 
 
 @router.get("/graph", summary="Every asset's position, group and edges (laid out on the server)",
@@ -28,9 +27,11 @@ def graph(ctx: Ctx, if_none_match: Annotated[str | None, Header()] = None) -> Re
 def states(ctx: Ctx) -> dict[str, Any]:
     cursor = ctx.states.refresh()
     code = {name: i for i, name in enumerate(STATES)}
+    statuses = ctx.states.statuses()
     ordered = ctx.layout_keys()
     return {"version": ctx.version, "cursor": cursor, "names": STATES,
-            "states": [code[ctx.states.state_of(k)] for k in ordered]}
+            "states": [code[statuses[k].state] for k in ordered],
+            "late": [i for i, k in enumerate(ordered) if statuses[k].late]}
 
 
 @router.get("/select", summary="Resolve a selection (the CLI's grammar) to asset keys")

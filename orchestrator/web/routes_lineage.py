@@ -81,8 +81,9 @@ def neighbours(key: str, ctx: Ctx, depth: Annotated[int, Query(ge=1, le=10)] = 2
         depth -= 1
         keep, edges = neighbourhood(ctx.graph, asset_key, depth)
     ctx.states.refresh()
+    statuses = ctx.states.statuses()
     nodes = [{"key": str(k), "group": ctx.graph.assets[k].group, "kind": kind_label(ctx.graph.assets[k]),
-              "state": ctx.states.state_of(k)} for k in sorted(keep, key=str)]
+              "state": statuses[k].state, "late": statuses[k].late} for k in sorted(keep, key=str)]
     return {"asset": str(asset_key), "depth": depth, "truncated": len(keep) > MAX_NEIGHBOURS,
             "nodes": nodes[:MAX_NEIGHBOURS],
             "edges": [{"source": str(u), "target": str(v)} for u, v in edges]}

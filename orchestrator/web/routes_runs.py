@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from orchestrator.keys import AssetKey
+from orchestrator.launch.queue import LAUNCHERS
 from orchestrator.storage.events import Event, EventType, RunRecord, RunStatus
 from orchestrator.web.deps import BadRequest, Ctx, run_id_of
 from orchestrator.web.run_detail import run_detail
@@ -69,13 +70,17 @@ def runs(
     ctx: Ctx,
     status: Annotated[str | None, Query(description="Comma-separated statuses.")] = None,
     asset: Annotated[str | None, Query(max_length=2000, description="Runs that include this asset.")] = None,
+    launched_by: Annotated[str | None, Query(description=f"One of {', '.join(LAUNCHERS)}.")] = None,
     since: Annotated[str | None, Query(description="Started at or after (date, date-time or epoch).")] = None,
     until: Annotated[str | None, Query(description="Started before (date, date-time or epoch).")] = None,
     before: Annotated[str | None, Query(description="next_before of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     asset_key: AssetKey | None = ctx.asset_key(asset) if asset else None
+    if launched_by and launched_by not in LAUNCHERS:
+        raise BadRequest(f"Unknown launcher '{launched_by}'; use one of {', '.join(LAUNCHERS)}.")
     found = ctx.store.runs_page(limit=limit, statuses=_choices(status, RunStatus, "run status"), asset_key=asset_key,
+                                launched_by=launched_by or None,
                                 started_after=_time(since, "since"), started_before=_time(until, "until"),
                                 before=_cursor(before))
     last = found[-1] if len(found) == limit else None

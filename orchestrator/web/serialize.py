@@ -10,8 +10,8 @@ from orchestrator.graph import AssetGraph
 from orchestrator.keys import AssetKey
 from orchestrator.storage.events import Event, RunRecord
 
-LAUNCHERS = ("cli", "ui", "schedule", "sensor", "automation", "api", "backfill")
-RUN_FIELDS = ("launched_by", "exclude", "parent_run_id", "attempt", "pid", "host", "heartbeat_at", "enqueued_at")
+RUN_FIELDS = ("launched_by", "exclude", "parent_run_id", "attempt", "pid", "host", "heartbeat_at", "enqueued_at",
+              "cancel_requested_at", "error")
 
 
 def event_json(event: Event) -> dict[str, Any]:

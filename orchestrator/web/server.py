@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -42,3 +44,43 @@ def serve(app: Any | Callable[[], Any], host: str = DEFAULT_HOST, port: int = DE
 
         server.startup = startup  # type: ignore[method-assign]
     server.run()
+
+
+def app_for(ws: Any, token: str | None = None) -> Any:
+    """The UI of a Workspace (`orch ui`, `orch dev`): its definitions, store and home, and backfills
+    started in child processes that open the same workspace."""
+    from orchestrator.web.app import create_app
+    from orchestrator.web.launching import BackfillProcesses
+
+    return create_app(ws.defs, ws.store, home=ws.home, token=token or "",
+                      backfills=BackfillProcesses(ws.environment(), ws.home))
+
+
+def start_in_thread(ws: Any, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, token: str | None = None,
+                    *, log_level: str = "warning", timeout: float = 30.0) -> Any:
+    """Serve the workspace's UI from a thread (for `orch dev`); returns the uvicorn Server once it
+    listens (set `should_exit = True` to stop it). A port that cannot be bound raises OSError."""
+    import uvicorn
+
+    token = token if token is not None else os.environ.get("ORCH_UI_TOKEN") or None
+    check_bind(host, token)
+    app = app_for(ws, token)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level,
+                                           timeout_graceful_shutdown=2, server_header=False))
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            server.run()
+        except BaseException as exc:  # noqa: BLE001 - uvicorn exits (SystemExit) when it cannot bind
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="orch-ui", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise OSError(f"the web UI did not start on {host}:{port}"
+                          + (f" ({failed[0]!r})" if failed else " (is the port in use?)"))
+        time.sleep(0.02)
+    return server

@@ -46,47 +46,45 @@ def test_events_after_filters_one_run_by_type_step_and_asset(store: EventStore) 
         T.RUN_STARTED, T.LOG]
 
 
-def test_asset_events_page_back_newest_first(store: EventStore) -> None:
+def test_asset_history_pages_back_newest_first(store: EventStore) -> None:
     run_id = _run(store)
     store.append([_event(run_id, T.MATERIALIZATION, ORDERS, ts=float(i), rows=i) for i in range(5)]
                  + [_event(run_id, T.CHECK_RESULT, ORDERS, check="not_null", passed=True),
                     _event(run_id, T.MATERIALIZATION, CUSTOMERS)])
-    history = store.asset_events(ORDERS, [T.MATERIALIZATION], limit=3)
+    history = store.asset_history(ORDERS, [T.MATERIALIZATION], limit=3)
     assert [e.data["rows"] for e in history] == [4, 3, 2]
-    older = store.asset_events(ORDERS, [T.MATERIALIZATION], limit=3, before_id=history[-1].id)
+    older = store.asset_history(ORDERS, [T.MATERIALIZATION], limit=3, before_id=history[-1].id)
     assert [e.data["rows"] for e in older] == [1, 0]
-    both = store.asset_events(ORDERS, [T.MATERIALIZATION, T.CHECK_RESULT], limit=2)
+    both = store.asset_history(ORDERS, [T.MATERIALIZATION, T.CHECK_RESULT], limit=2)
     assert [e.type for e in both] == [T.CHECK_RESULT, T.MATERIALIZATION]
-    assert store.asset_events(AssetKey.parse("nothing"), [T.MATERIALIZATION]) == []
+    assert store.asset_history(AssetKey.parse("nothing"), [T.MATERIALIZATION]) == []
 
 
-def test_latest_asset_events_keeps_the_newest_per_asset_over_partitions(store: EventStore) -> None:
+def test_the_latest_materialization_per_asset_covers_all_its_partitions(store: EventStore) -> None:
     run_id = _run(store)
     store.append([
         Event(run_id, T.MATERIALIZATION, 1.0, asset_key=ORDERS, partition="2024-01-02"),
         Event(run_id, T.MATERIALIZATION, 2.0, asset_key=ORDERS, partition="2024-01-01"),
-        _event(run_id, T.STEP_FAILED, CUSTOMERS, ts=3.0),
+        Event(run_id, T.MATERIALIZATION, 3.0, asset_key=CUSTOMERS),
         _event(run_id, T.STEP_FAILED, CUSTOMERS, ts=4.0),
-        _event(run_id, T.STEP_FAILED, None, ts=5.0),  # a failed dbt step: no asset
     ])
-    latest = store.latest_asset_events(T.MATERIALIZATION)
-    assert set(latest) == {ORDERS} and latest[ORDERS].partition == "2024-01-01"
-    failed = store.latest_asset_events(T.STEP_FAILED)
-    assert set(failed) == {CUSTOMERS} and failed[CUSTOMERS].timestamp == 4.0
+    latest = store.latest_materialization_per_asset()
+    assert set(latest) == {ORDERS, CUSTOMERS}
+    assert latest[ORDERS].partition == "2024-01-01" and latest[CUSTOMERS].timestamp == 3.0
 
 
 def test_an_empty_store_has_no_newest_event(store: EventStore) -> None:
     assert store.max_event_id() == 0
     assert store.events_after(0) == []
-    assert store.latest_asset_events(T.MATERIALIZATION) == {}
+    assert store.latest_materialization_per_asset() == {}
 
 
 def test_runs_page_filters_by_status_asset_and_date_and_pages_back(store: EventStore) -> None:
     underscored, lookalike = AssetKey.parse("marts/fct_orders"), AssetKey.parse("marts/fctXorders")
     odd = AssetKey.parse('we"ird\\50%')
     runs = [
-        RunRecord("a1", RunStatus.SUCCEEDED, None, (underscored,), None, 10.0),
-        RunRecord("a2", RunStatus.FAILED, None, (lookalike,), None, 20.0),
+        RunRecord("a1", RunStatus.SUCCEEDED, None, (underscored,), None, 10.0, launched_by="ui"),
+        RunRecord("a2", RunStatus.FAILED, None, (lookalike,), None, 20.0, launched_by="schedule"),
         RunRecord("a3", RunStatus.SUCCEEDED, None, (underscored, odd), None, 30.0),
         RunRecord("a4", RunStatus.STARTED, None, (), None, 30.0),
     ]
@@ -98,6 +96,7 @@ def test_runs_page_filters_by_status_asset_and_date_and_pages_back(store: EventS
     assert ids(store.runs_page(asset_key=underscored)) == ["a3", "a1"]  # '_' is no wildcard
     assert ids(store.runs_page(asset_key=odd)) == ["a3"]
     assert ids(store.runs_page(started_after=20.0, started_before=30.0)) == ["a2"]
+    assert ids(store.runs_page(launched_by="schedule")) == ["a2"]
     first = store.runs_page(limit=2)
     assert ids(first) == ["a4", "a3"]
     last = first[-1]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from orchestrator.definitions import Definitions
 from orchestrator.web.app import create_app
 from fastapi.testclient import TestClient
@@ -27,7 +29,8 @@ def test_the_catalog_shows_every_asset_and_follows_runs(shop: Shop, client: Test
     shop.run("orders customers revenue")
     shop.run("explodes")
     after = _by_key(client)  # the same app: its cached states fold in the new events
-    assert after["revenue"]["state"] == "materialized" and after["revenue"]["last_materialized_at"]
+    assert after["revenue"]["state"] == "fresh" and after["revenue"]["last_materialized_at"]
+    assert after["orders"]["state"] == "fresh" and after["orders"]["late"] is False
     assert after["revenue"]["checks_summary"] == {"passed": 1, "failed": 0, "unknown": 0}
     assert after["explodes"]["state"] == "failed"
     assert after["revenue"]["kind"] == "Python" and after["revenue"]["group"] == "marts"
@@ -122,7 +125,8 @@ def test_columns_and_column_lineage_come_from_the_lineage_provider(shop: Shop, c
                                                      "direction": "sideways"}).status_code == 422
 
 
-def test_the_neighbourhood_and_the_global_layout(shop: Shop, client: TestClient) -> None:
+def test_the_neighbourhood_and_the_global_layout(shop: Shop, client: TestClient,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     near = client.get("/api/neighbourhood/revenue", params={"depth": 1}).json()
     assert {n["key"] for n in near["nodes"]} == {"orders", "customers", "revenue", "slow_report"}
     assert {(e["source"], e["target"]) for e in near["edges"]} == {
@@ -143,5 +147,10 @@ def test_the_neighbourhood_and_the_global_layout(shop: Shop, client: TestClient)
 
     shop.run("orders")
     states = client.get("/api/graph/states").json()
-    assert states["names"][states["states"][index["orders"]]] == "materialized"
+    assert states["names"][states["states"][index["orders"]]] == "fresh"
     assert states["names"][states["states"][index["revenue"]]] == "missing"
+    shop.run("customers revenue")
+    monkeypatch.setenv("SHOP_EXTRA_ORDERS", "1")
+    shop.run("orders")  # new data upstream of revenue: revenue is stale now
+    states = client.get("/api/graph/states").json()
+    assert states["names"][states["states"][index["revenue"]]] == "stale"

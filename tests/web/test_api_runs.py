@@ -15,16 +15,19 @@ def test_runs_are_listed_newest_first_and_filtered(shop: Shop, client: TestClien
     third = shop.run("orders customers revenue")
     listed = client.get("/api/runs").json()
     assert [r["run_id"] for r in listed["runs"]] == [third.run_id, failed.run_id, first.run_id]
-    assert listed["runs"][0]["launched_by"] == "cli" and listed["next_before"] is None
+    assert listed["runs"][0]["launched_by"] == "api" and listed["next_before"] is None  # materialize()
     assert [r["run_id"] for r in client.get("/api/runs", params={"status": "failed"}).json()["runs"]] == [failed.run_id]
     assert [r["run_id"] for r in client.get("/api/runs", params={"asset": "revenue"}).json()["runs"]] == [third.run_id]
+    assert len(client.get("/api/runs", params={"launched_by": "api"}).json()["runs"]) == 3
+    assert client.get("/api/runs", params={"launched_by": "schedule"}).json()["runs"] == []
     page = client.get("/api/runs", params={"limit": 2}).json()
     rest = client.get("/api/runs", params={"limit": 2, "before": page["next_before"]}).json()
     assert [r["run_id"] for r in page["runs"] + rest["runs"]] == [third.run_id, failed.run_id, first.run_id]
     assert client.get("/api/runs", params={"since": "2999-01-01"}).json()["runs"] == []
     assert len(client.get("/api/runs", params={"since": "2000-01-01", "until": "2999-01-01T00:00"}).json()["runs"]) == 3
     for params, words in [({"status": "done"}, "Unknown run status 'done'"), ({"since": "last week"}, "'since' must be"),
-                          ({"asset": "ordrs"}, "Did you mean 'orders'?"), ({"before": "x"}, "'before' must be")]:
+                          ({"asset": "ordrs"}, "Did you mean 'orders'?"), ({"before": "x"}, "'before' must be"),
+                          ({"launched_by": "me"}, "Unknown launcher 'me'")]:
         response = client.get("/api/runs", params=params)
         assert response.status_code in (400, 404) and words in response.json()["detail"], response.text
 

@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 
 from orchestrator import materialize
-from orchestrator.definitions import Definitions, load_definitions
+from orchestrator.automation.daemon import Daemon, DaemonOptions
+from orchestrator.definitions import Definitions
 from orchestrator.execution.backfill import create_backfill, run_backfill
 from orchestrator.storage.base import EventStore
-from orchestrator.storage.open import open_store
-from orchestrator.web.app import create_app
+from orchestrator.web.server import app_for
+from orchestrator.workspace import Workspace
 from tests.conftest import FIXTURES
 from tests.web.conftest import LiveServer
 
@@ -34,7 +35,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--enable-unsafe-swiftshader"]  # WebGL (the graph) through SwiftShader, without a GPU
 SHOTS = Path(os.environ.get("ORCH_UI_SCREENSHOTS") or REPO / "test-artifacts" / "ui")
-WAIT = 20_000  # ms
+WAIT = 30_000  # ms
 
 
 @dataclass
@@ -47,6 +48,8 @@ class Demo:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The demo materialized once, served by the UI of its workspace (as `orch dev` does) with a
+    daemon executing what the pages queue, in run processes of their own."""
     base = tmp_path_factory.mktemp("web_demo")
     project = base / "dbt_project"
     shutil.copytree(REPO / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
@@ -54,23 +57,23 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     home.mkdir()
     with pytest.MonkeyPatch.context() as env:  # module-wide, undone at the end
         env.setenv("LAKEHOUSE_DBT_PROJECT", str(project))
-        env.setenv("ORCH_HOME", str(home))
         env.setenv("ORCH_WAREHOUSE_PATH", str(home / "warehouse.duckdb"))
         env.setenv("WEB_SLOW_SECONDS", "0.5")
-        defs = load_definitions(str(FIXTURES / "defs" / "web_lakehouse.py"))
-        store = open_store(None, home)
-        assert materialize(defs, "*", exclude="revenue_digest slow_probe", store=store, home=home).success
-        backfill = create_backfill(defs, store, "marts/fct_daily_revenue", None, "2024-12-01", "2024-12-07")
-        run_backfill(defs, store, backfill.backfill_id, io_managers=_io(defs, home))
-        with LiveServer(create_app(defs, store, home=home, token="")) as server:
-            yield Demo(defs, store, home, server.url)
-        store.close()
-
-
-def _io(defs: Definitions, home: Path) -> dict[str, Any]:
-    from orchestrator.home import default_io_managers
-
-    return {**default_io_managers(home), **defs.io_managers}
+        ws = Workspace(str(FIXTURES / "defs" / "web_lakehouse.py"), str(home), None)
+        assert materialize(ws.defs, "*", exclude="revenue_digest slow_probe", store=ws.store, home=home).success
+        backfill = create_backfill(ws.defs, ws.store, "marts/fct_daily_revenue", None, "2024-12-01", "2024-12-07")
+        run_backfill(ws.defs, ws.store, backfill.backfill_id, io_managers=ws.io_managers())
+        stop = threading.Event()
+        daemon = threading.Thread(target=Daemon(ws, DaemonOptions(spares=0), log=lambda _m: None).run, args=(stop,),
+                                  name="orch-test-daemon", daemon=True)
+        daemon.start()
+        try:
+            with LiveServer(app_for(ws)) as server:
+                yield Demo(ws.defs, ws.store, home, server.url)
+        finally:
+            stop.set()
+            daemon.join(30)
+            ws.close()
 
 
 @pytest.fixture(scope="module")
@@ -182,38 +185,45 @@ def test_history_partitions_and_checks(page: Any) -> None:
     shot(page, "10_checks")
 
 
-def test_a_runs_events_arrive_live_on_its_page(page: Any, demo: Demo) -> None:
-    page.goto("/runs")
-    page.locator("table.table").wait_for()
-    done: dict[str, Any] = {}
-    worker = threading.Thread(target=lambda: done.update(result=materialize(
-        demo.defs, "slow_probe", store=demo.store, home=demo.home)))
-    worker.start()
-    try:
-        page.locator("tbody tr").first.locator(".state-started").wait_for()  # the list shows it start, live
-        page.locator("tbody tr").first.get_by_role("link").click()
-        page.locator(".live-dot").wait_for()
-        until(page, "document.querySelectorAll('.log-row.level-info .log-text').length > 0 && "
-                               "[...document.querySelectorAll('.log-text')].some(e => e.textContent.startsWith('probing'))")
-        probes_while_running = page.evaluate(
-            "[...document.querySelectorAll('.log-text')].filter(e => e.textContent.startsWith('probing')).length")
-        assert probes_while_running < 6  # the page shows steps before the run has done them all
-        shot(page, "11_run_live")
-        until(page, "[...document.querySelectorAll('.log-text')].filter("
-                               "e => e.textContent.startsWith('probing')).length === 6")
-        page.locator("h1 .state-succeeded").wait_for()
-    finally:
-        worker.join()
-    assert done["result"].success
+def test_materialize_from_the_asset_page_and_watch_the_run_live(page: Any, demo: Demo) -> None:
+    page.goto("/assets/slow_probe")
+    page.get_by_role("button", name="Materialize", exact=True).click()  # queued; the daemon runs it
+    page.wait_for_url("**/runs/*")
+    page.locator(".live-dot").wait_for()
+    until(page, "[...document.querySelectorAll('.log-text')].some(e => e.textContent.startsWith('probing'))")
+    probes_while_running = page.evaluate(
+        "[...document.querySelectorAll('.log-text')].filter(e => e.textContent.startsWith('probing')).length")
+    assert probes_while_running < 6  # the page shows steps before the run has done them all
+    page.locator("h1 .state-running").wait_for()  # the header follows the run's status
+    shot(page, "11_run_live")
+    until(page, "[...document.querySelectorAll('.log-text')].filter(e => e.textContent.startsWith('probing')).length === 6")
+    page.locator("h1 .state-succeeded").wait_for()
+    run_id = page.url.rsplit("/", 1)[-1]
+    run = demo.store.get_run(run_id)
+    assert run.launched_by == "ui" and run.status.value == "succeeded"
     shot(page, "12_run_done", height=1500)
+    page.get_by_role("button", name="Re-execute", exact=True).click()
+    until(page, f"!location.pathname.endsWith('{run_id}')")
+    assert demo.store.get_run(page.url.rsplit("/", 1)[-1]).parent_run_id == run_id
     page.goto("/runs")
     page.locator("tbody tr").first.wait_for()
     shot(page, "13_runs")
 
 
-def test_the_backfill_page_shows_chunks_and_partitions(page: Any, demo: Demo) -> None:
-    page.goto("/backfills")
-    page.locator("tbody tr").first.get_by_role("link").click()
-    page.locator(".health-bar").first.wait_for()
-    assert page.locator("tbody tr").count() >= 1
+def test_backfill_a_range_from_the_asset_page(page: Any, demo: Demo) -> None:
+    page.goto("/assets/revenue_digest")
+    page.get_by_role("button", name="Materialize…").click()
+    page.get_by_label("From partition").fill("2024-12-01")
+    page.get_by_label("To partition").fill("2024-12-03")
+    page.get_by_role("button", name="Backfill range").click()
+    page.wait_for_url("**/backfills/*")
+    backfill_id = page.url.rsplit("/", 1)[-1]
+    deadline = time.monotonic() + 120
+    while demo.store.backfills.get(backfill_id).status.value not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, "the backfill did not finish"
+        time.sleep(0.2)
+    assert demo.store.backfills.get(backfill_id).status.value == "succeeded"
+    page.locator("h1 .state-succeeded").wait_for()  # the page follows the backfill live
     shot(page, "14_backfill")
+
+

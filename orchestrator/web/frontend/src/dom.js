@@ -53,8 +53,8 @@ export const STATE_LABELS = {
   requested: "Requested", late: "Late",
 };
 
-export function badge(state, extra = "") {
-  return h("span", { class: `badge state-${state} ${extra}`.trim(), title: STATE_LABELS[state] || state },
+export function badge(state, extra = "", title = "") {
+  return h("span", { class: `badge state-${state} ${extra}`.trim(), title: title || STATE_LABELS[state] || state },
     STATE_LABELS[state] || state);
 }
 

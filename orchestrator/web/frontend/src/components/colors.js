@@ -4,7 +4,7 @@ export const STATE_COLORS = {
   stale: "#d97706", late: "#9333ea",
   failed: "#dc2626",
   running: "#2563eb", started: "#2563eb", queued: "#7c3aed", starting: "#7c3aed",
-  missing: "#9ca3af", pending: "#cbd5e1",
+  missing: "#9ca3af", pending: "#cbd5e1", requested: "#7c3aed", canceling: "#a855f7",
   external: "#64748b", skipped: "#eab308", canceled: "#a855f7",
 };
 

@@ -191,7 +191,9 @@ export async function assetPage(outlet, params, query) {
     h("header", { class: "page-header asset-header" },
       h("div", {},
         h("div", { class: "crumbs" }, link("/assets", "Assets"), ...crumbs.slice(0, -1).map((c) => [" / ", h("span", {}, c)])),
-        h("h1", {}, h("span", { class: "mono" }, crumbs[crumbs.length - 1]), " ", badge(asset.state), " ", h("span", { class: "kind-chip" }, asset.kind)),
+        h("h1", {}, h("span", { class: "mono" }, crumbs[crumbs.length - 1]), " ", badge(asset.state, "", asset.causes.join("; ")),
+          asset.late ? badge("late", "", asset.freshness_message) : null, " ", h("span", { class: "kind-chip" }, asset.kind)),
+        asset.causes.length && asset.state !== "fresh" ? h("div", { class: "muted small" }, asset.causes.join(" · ")) : null,
         asset.running_in ? h("div", {}, "Running now in ", link(runHref(asset.running_in), h("code", {}, fmt.short(asset.running_in)))) : null),
       launchPanel(asset)),
     tabs, body);

@@ -32,7 +32,7 @@ function rowElement(a) {
     h("a", { href: assetHref(a.key), "data-link": "", class: "asset-key", title: a.description || a.key }, a.key),
     h("span", { class: "group-chip" }, a.group),
     h("span", { class: "muted" }, a.kind),
-    badge(a.state),
+    h("span", {}, badge(a.state, "", a.causes && a.causes.join("; ")), a.late ? [" ", badge("late", "", a.freshness_message)] : null),
     h("span", { title: fmt.time(a.last_materialized_at) }, a.last_materialized_at ? fmt.ago(a.last_materialized_at) : h("span", { class: "muted" }, "never")),
     checksCell(a.checks_summary),
     h("span", { class: "muted ellipsis" }, a.owners.join(", ")),
@@ -50,7 +50,7 @@ export async function catalogPage(outlet, _params, query) {
   const search = h("input", { class: "input search", placeholder: "Search keys, groups, kinds, owners, tags…", value: query.q || "", "aria-label": "Search assets" });
   const stateSelect = h("select", { class: "input", "aria-label": "State" },
     h("option", { value: "" }, "Any state"),
-    ...["materialized", "stale", "failed", "running", "missing", "external"].map((s) => h("option", { value: s, selected: s === stateFilter }, s)));
+    ...["fresh", "stale", "failed", "running", "missing", "external"].map((s) => h("option", { value: s, selected: s === stateFilter }, s)));
   const header = h("div", { class: "vrow vhead", role: "row", style: { gridTemplateColumns: TEMPLATE } });
   const spacer = h("div", { class: "vspacer" });
   const rows = h("div", { class: "vrows" });

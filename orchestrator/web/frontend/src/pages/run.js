@@ -143,7 +143,9 @@ export async function runPage(outlet, params, query) {
           h("span", {}, "started ", fmt.time(run.started_at)),
           h("span", {}, "took ", fmt.duration((ended || Date.now() / 1000) - run.started_at)),
           run.parent_run_id ? h("span", {}, "re-executes ", link(runHref(run.parent_run_id), h("code", {}, fmt.short(run.parent_run_id)))) : null,
-          h("code", { class: "muted small" }, runId))),
+          h("code", { class: "muted small" }, runId)),
+        run.error ? h("div", { class: "error-box" }, run.error) : null,
+        run.status === "queued" && query.queued === "nodaemon" ? h("div", { class: "notice" }, "Queued. No daemon is running: start `orch daemon` (or use `orch dev`) to execute it.") : null),
       runActions(detail, () => refreshDetail())));
     const counts = Object.entries(detail.counts).map(([k, v]) => h("span", { class: "legend-row inline" }, badge(k), " ", fmt.number(v)));
     fill(timeline, h("div", { class: "row" }, h("h3", {}, "Timeline"), ...counts), gantt(detail));

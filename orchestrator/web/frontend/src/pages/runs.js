@@ -4,8 +4,8 @@ import { api, follow } from "../api.js";
 import { badge, errorBox, fill, fmt, h, link, runHref, table, throttle } from "../dom.js";
 import { setQuery } from "../router.js";
 
-const STATUSES = ["queued", "starting", "running", "started", "succeeded", "failed", "canceled"];
-const LAUNCHERS = ["cli", "ui", "schedule", "sensor", "automation", "api", "backfill"];
+const STATUSES = ["queued", "starting", "running", "succeeded", "failed", "canceled"];
+const LAUNCHERS = ["cli", "ui", "api", "schedule", "sensor", "automation", "backfill", "retry"];
 
 export function runsTable(runs) {
   return table([
