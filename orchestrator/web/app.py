@@ -51,7 +51,8 @@ def create_app(defs: Definitions, store: EventStore, *, home: str | Path | None 
     lineage results; `token` (default: $ORCH_UI_TOKEN; "" for none) makes every API call require it;
     `backfills` (a launching.BackfillProcesses) starts backfills. Runs go on the run queue."""
     from orchestrator.web import (
-        routes_assets, routes_backfills, routes_graph, routes_launch, routes_lineage, routes_runs, routes_session,
+        routes_assets, routes_automation, routes_backfills, routes_graph, routes_launch, routes_lineage, routes_runs,
+        routes_session,
     )
 
     token = (token if token is not None else os.environ.get("ORCH_UI_TOKEN")) or None  # "": no token
@@ -64,7 +65,7 @@ def create_app(defs: Definitions, store: EventStore, *, home: str | Path | None 
     _install_guard(app, guard)
     _install_errors(app)
     for module in (routes_session, routes_assets, routes_lineage, routes_graph, routes_runs, routes_launch,
-                   routes_backfills):
+                   routes_backfills, routes_automation):
         app.include_router(module.router, prefix="/api")
     _install_pages(app)
     return app

@@ -16,6 +16,7 @@ from orchestrator.io.files import atomic_write_bytes
 from orchestrator.keys import AssetKey
 from orchestrator.storage.base import EventStore
 from orchestrator.web.layout import graph_version, layout
+from orchestrator.web.serialize import asset_summary
 from orchestrator.web.sources import allowed_roots
 from orchestrator.web.states import AssetStates
 from orchestrator.web.stream import EventHub
@@ -40,7 +41,7 @@ class WebContext:
         self._layout_lock = threading.Lock()
         self._lineage: tuple[int, Any] | None = None
         self._lineage_lock = threading.Lock()
-        self._partitions_loaded = False
+        self._summaries: dict[AssetKey, dict[str, Any]] = {}
 
     def asset_key(self, text: str) -> AssetKey:
         """The asset a URL names, or UnknownAssetError (404) with a suggestion."""
@@ -50,6 +51,13 @@ class WebContext:
             raise UnknownAssetError(f"'{text}' is not an asset key: {exc}") from None
         self.graph.get(key)  # raises with did-you-mean
         return key
+
+    def summary(self, key: AssetKey) -> dict[str, Any]:
+        """What the definitions say of an asset (kind, group, owners...): the same until they change."""
+        found = self._summaries.get(key)
+        if found is None:
+            found = self._summaries[key] = asset_summary(self.graph, key)
+        return found
 
     def dynamic_partitions(self) -> None:
         load_dynamic_partitions(self.graph, self.store)

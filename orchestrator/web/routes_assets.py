@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from orchestrator.execution.partition_status import summary as partition_summary
 from orchestrator.keys import AssetKey
 from orchestrator.storage.events import Event, EventType
-from orchestrator.web.deps import Ctx, Exclude, Select, selected
-from orchestrator.web.serialize import asset_summary, event_json, json_safe, partitions_json
+from orchestrator.web.deps import Ctx, Exclude, Select, fast_json, selected
+from orchestrator.web.serialize import event_json, json_safe, partitions_json
 from orchestrator.web.sources import asset_code
 from orchestrator.web.states import AssetState, status_json
 
@@ -20,6 +21,8 @@ HIDDEN_METADATA = ("columns", "column_lineage")  # shown as columns and lineage,
 
 def _check_counts(ctx: Any, key: AssetKey, state: AssetState) -> dict[str, int]:
     names = {c.name for c in ctx.graph.checks_for(key)}
+    if not names:
+        return {"passed": 0, "failed": 0, "unknown": 0}
     results = [e.data.get("passed") for n, e in state.checks.items() if n in names]
     return {"passed": sum(1 for r in results if r), "failed": sum(1 for r in results if r is False),
             "unknown": len(names) - len(results)}
@@ -29,7 +32,7 @@ def catalog_row(ctx: Any, key: AssetKey) -> dict[str, Any]:
     state = ctx.states.get(key)
     done = state.materialization
     return {
-        **asset_summary(ctx.graph, key),
+        **ctx.summary(key),
         **status_json(ctx.states.status_of(key)),
         "last_materialized_at": done.timestamp if done else None,
         "last_run_id": done.run_id if done else None,
@@ -38,11 +41,11 @@ def catalog_row(ctx: Any, key: AssetKey) -> dict[str, Any]:
 
 
 @router.get("/assets", summary="The catalog: every selected asset with its state")
-def assets(ctx: Ctx, select: Select = None, exclude: Exclude = None) -> dict[str, Any]:
+def assets(ctx: Ctx, select: Select = None, exclude: Exclude = None) -> Response:
     keys = selected(ctx, select, exclude)
     ctx.states.refresh()
     rows = [catalog_row(ctx, k) for k in sorted(keys, key=str)]
-    return {"assets": rows, "count": len(rows), "graph_version": ctx.version, "cursor": ctx.states.cursor}
+    return fast_json({"assets": rows, "count": len(rows), "graph_version": ctx.version, "cursor": ctx.states.cursor})
 
 
 @router.get("/assets/{key:path}", summary="One asset: its definition, state and latest materialization")
@@ -82,7 +85,7 @@ def materializations(
     key: str, ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=2000)] = 200,
     before: Annotated[int | None, Query(ge=1, description="Page back: events with an id below this.")] = None,
-) -> dict[str, Any]:
+) -> Response:
     asset_key = ctx.asset_key(key)
     found = ctx.store.asset_history(asset_key, [EventType.MATERIALIZATION], limit=limit, before_id=before)
     started = _step_starts(ctx, asset_key, found)
@@ -91,7 +94,7 @@ def materializations(
         row = event_json(event)
         row["duration"] = _duration(event, started)
         rows.append(row)
-    return {"materializations": rows, "next_before": found[-1].id if len(found) == limit else None}
+    return fast_json({"materializations": rows, "next_before": found[-1].id if len(found) == limit else None})
 
 
 def _step_starts(ctx: Any, key: AssetKey, found: list[Event]) -> dict[tuple[str, str | None], float]:

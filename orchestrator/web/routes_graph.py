@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 
-from orchestrator.web.deps import Ctx, Exclude, Select, selected
+from orchestrator.web.deps import Ctx, Exclude, Select, fast_json, selected
 from orchestrator.web.states import STATES
 
 router = APIRouter(tags=["graph"])
@@ -24,18 +24,18 @@ def graph(ctx: Ctx, if_none_match: Annotated[str | None, Header()] = None) -> Re
 
 
 @router.get("/graph/states", summary="Every asset's state, in the layout's key order")
-def states(ctx: Ctx) -> dict[str, Any]:
+def states(ctx: Ctx) -> Response:
     cursor = ctx.states.refresh()
     code = {name: i for i, name in enumerate(STATES)}
     statuses = ctx.states.statuses()
     ordered = ctx.layout_keys()
-    return {"version": ctx.version, "cursor": cursor, "names": STATES,
-            "states": [code[statuses[k].state] for k in ordered],
-            "late": [i for i, k in enumerate(ordered) if statuses[k].late]}
+    return fast_json({"version": ctx.version, "cursor": cursor, "names": STATES,
+                      "states": [code[statuses[k].state] for k in ordered],
+                      "late": [i for i, k in enumerate(ordered) if statuses[k].late]})
 
 
 @router.get("/select", summary="Resolve a selection (the CLI's grammar) to asset keys")
 def select(ctx: Ctx, select: Select = None, exclude: Exclude = None,
-           limit: Annotated[int, Query(ge=1, le=100_000)] = 100_000) -> dict[str, Any]:
+           limit: Annotated[int, Query(ge=1, le=100_000)] = 100_000) -> Response:
     keys = sorted(map(str, selected(ctx, select, exclude)))
-    return {"count": len(keys), "keys": keys[:limit]}
+    return fast_json({"count": len(keys), "keys": keys[:limit]})

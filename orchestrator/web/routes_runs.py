@@ -10,12 +10,12 @@ from typing import Annotated, Any, TypeVar
 import anyio
 import orjson
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from orchestrator.keys import AssetKey
 from orchestrator.launch.queue import LAUNCHERS
 from orchestrator.storage.events import Event, EventType, RunRecord, RunStatus
-from orchestrator.web.deps import BadRequest, Ctx, run_id_of
+from orchestrator.web.deps import BadRequest, Ctx, fast_json, run_id_of
 from orchestrator.web.run_detail import run_detail
 from orchestrator.web.serialize import event_json, level_of, run_json
 from orchestrator.web.stream import BATCH, type_filter
@@ -75,7 +75,7 @@ def runs(
     until: Annotated[str | None, Query(description="Started before (date, date-time or epoch).")] = None,
     before: Annotated[str | None, Query(description="next_before of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> dict[str, Any]:
+) -> Response:
     asset_key: AssetKey | None = ctx.asset_key(asset) if asset else None
     if launched_by and launched_by not in LAUNCHERS:
         raise BadRequest(f"Unknown launcher '{launched_by}'; use one of {', '.join(LAUNCHERS)}.")
@@ -84,8 +84,8 @@ def runs(
                                 started_after=_time(since, "since"), started_before=_time(until, "until"),
                                 before=_cursor(before))
     last = found[-1] if len(found) == limit else None
-    return {"runs": [run_json(r) for r in found],
-            "next_before": f"{last.started_at!r}:{last.run_id}" if last else None}
+    return fast_json({"runs": [run_json(r) for r in found],
+                      "next_before": f"{last.started_at!r}:{last.run_id}" if last else None})
 
 
 def _run(ctx: Any, run_id: str) -> RunRecord:
@@ -93,9 +93,9 @@ def _run(ctx: Any, run_id: str) -> RunRecord:
 
 
 @router.get("/runs/{run_id}", summary="One run: its steps (a timeline), per-asset results, errors")
-def run(run_id: str, ctx: Ctx) -> dict[str, Any]:
+def run(run_id: str, ctx: Ctx) -> Response:
     record = _run(ctx, run_id)
-    return run_detail(record, ctx.store)
+    return fast_json(run_detail(record, ctx.store))
 
 
 @router.get("/runs/{run_id}/events", summary="A run's event log, a page at a time, filtered")
@@ -107,7 +107,7 @@ def run_events(
     step: Annotated[str | None, Query(max_length=2000)] = None,
     asset: Annotated[str | None, Query(max_length=2000)] = None,
     level: Annotated[str | None, Query(description="Lowest level shown: debug, info, warning, error.")] = None,
-) -> dict[str, Any]:
+) -> Response:
     record = _run(ctx, run_id)
     kinds = _choices(types, EventType, "event type")
     if level is not None and level not in LEVELS:
@@ -117,8 +117,8 @@ def run_events(
                                   asset_key=asset_key)
     floor = LEVELS.index(level) if level else 0
     shown = [event_json(e) for e in page if LEVELS.index(_level(e)) >= floor]
-    return {"run_id": record.run_id, "events": shown,
-            "next_after": page[-1].id if page else after, "more": len(page) == limit}
+    return fast_json({"run_id": record.run_id, "events": shown,
+                      "next_after": page[-1].id if page else after, "more": len(page) == limit})
 
 
 def _level(event: Event) -> str:

@@ -33,17 +33,36 @@ def serve(app: Any | Callable[[], Any], host: str = DEFAULT_HOST, port: int = DE
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=2,
                             proxy_headers=False, server_header=False, access_log=log_level in ("info", "debug"))
     server = uvicorn.Server(config)
-    if ready is not None:
-        shown = f"[{host}]" if ":" in host else host
-        original = server.startup
+    shown = f"[{host}]" if ":" in host else host
+    original = server.startup
 
-        async def startup(sockets: Any = None) -> None:
-            await original(sockets)
-            if server.started:
+    async def startup(sockets: Any = None) -> None:
+        await original(sockets)
+        if server.started:
+            warm_in_background(app)
+            if ready is not None:
                 ready(f"http://{shown}:{port}")
 
-        server.startup = startup  # type: ignore[method-assign]
+    server.startup = startup  # type: ignore[method-assign]
     server.run()
+
+
+def warm_in_background(app: Any) -> threading.Thread:
+    """Compute what the first pages need (the layout, the asset states) while nobody waits, then move
+    the long-lived objects out of the garbage collector's way (a full collection would walk the
+    definitions and the states snapshot again and again)."""
+    from orchestrator.memory import paused_gc
+
+    def warm() -> None:
+        ctx = app.state.ctx
+        with paused_gc(freeze=True):
+            ctx.layout_json()
+            ctx.states.refresh()
+            ctx.states.statuses()
+
+    thread = threading.Thread(target=warm, name="orch-ui-warm", daemon=True)
+    thread.start()
+    return thread
 
 
 def app_for(ws: Any, token: str | None = None) -> Any:
@@ -83,4 +102,5 @@ def start_in_thread(ws: Any, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
             raise OSError(f"the web UI did not start on {host}:{port}"
                           + (f" ({failed[0]!r})" if failed else " (is the port in use?)"))
         time.sleep(0.02)
+    warm_in_background(app)
     return server

@@ -20,7 +20,9 @@ from typing import Any
 import pytest
 
 from orchestrator import materialize
+from orchestrator.automation.automation_tick import run_automation
 from orchestrator.automation.daemon import Daemon, DaemonOptions
+from orchestrator.automation.ticking import tick_schedule_at, tick_sensor
 from orchestrator.definitions import Definitions
 from orchestrator.execution.backfill import create_backfill, run_backfill
 from orchestrator.storage.base import EventStore
@@ -49,7 +51,8 @@ class Demo:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """The demo materialized once, served by the UI of its workspace (as `orch dev` does) with a
-    daemon executing what the pages queue, in run processes of their own."""
+    daemon executing what the pages queue, in run processes of their own (its schedules, sensors and
+    automation are ticked by the tests themselves, so nothing starts behind their back)."""
     base = tmp_path_factory.mktemp("web_demo")
     project = base / "dbt_project"
     shutil.copytree(REPO / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs"))
@@ -64,7 +67,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         backfill = create_backfill(ws.defs, ws.store, "marts/fct_daily_revenue", None, "2024-12-01", "2024-12-07")
         run_backfill(ws.defs, ws.store, backfill.backfill_id, io_managers=ws.io_managers())
         stop = threading.Event()
-        daemon = threading.Thread(target=Daemon(ws, DaemonOptions(spares=0), log=lambda _m: None).run, args=(stop,),
+        daemon = threading.Thread(target=Daemon(ws, DaemonOptions(spares=0, triggers=False), log=lambda _m: None).run, args=(stop,),
                                   name="orch-test-daemon", daemon=True)
         daemon.start()
         try:
@@ -227,3 +230,23 @@ def test_backfill_a_range_from_the_asset_page(page: Any, demo: Demo) -> None:
     shot(page, "14_backfill")
 
 
+
+
+def test_the_automation_page_starts_a_schedule_and_shows_ticks_and_decisions(page: Any, demo: Demo) -> None:
+    import datetime as dt
+
+    schedule = demo.defs.schedules["daily_marts_schedule"]
+    tick_sensor(demo.defs, demo.store, demo.defs.sensors["late_payments"], time.time(), "test", force=True)
+    run_automation(demo.defs, demo.store, time.time(), "test")
+    page.goto("/automation")
+    page.get_by_text("daily_marts_schedule").wait_for()
+    row = page.locator("tr", has_text="daily_marts_schedule")
+    row.get_by_role("button", name="Start").click()
+    row.get_by_role("button", name="Stop").wait_for()
+    assert demo.store.triggers.states()["daily_marts_schedule"].status == "running"
+    tick_schedule_at(demo.defs, demo.store, schedule, dt.datetime.now(dt.timezone.utc))
+    page.reload()
+    page.locator("tr", has_text="no late payments reported").wait_for()
+    page.get_by_role("button", name="Evaluate now (dry run)").click()
+    page.locator(".notice").wait_for()
+    shot(page, "15_automation", height=1600)

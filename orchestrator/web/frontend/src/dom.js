@@ -50,7 +50,7 @@ export const STATE_LABELS = {
   materialized: "Materialized", fresh: "Fresh", stale: "Stale", failed: "Failed", running: "Running",
   missing: "Missing", external: "External", queued: "Queued", starting: "Starting", started: "Running",
   succeeded: "Succeeded", canceled: "Canceled", canceling: "Canceling", skipped: "Skipped", pending: "Pending",
-  requested: "Requested", late: "Late",
+  requested: "Requested", late: "Late", stopped: "Stopped",
 };
 
 export function badge(state, extra = "", title = "") {

@@ -1,0 +1,196 @@
+"""Headless Chromium for benchmarks/ui.py: a UI server in a thread, the graph page's timings (ours and
+Dagster's), and the live-event latency of a run page."""
+
+from __future__ import annotations
+
+import random
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--enable-unsafe-swiftshader"]
+VIEWPORT = {"width": 1440, "height": 900}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """`app` on a free port (uvicorn in a thread, as `orch ui` serves it); yields its URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the UI server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def until(page: Any, expression: str, timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            return None
+        page.wait_for_timeout(20)
+
+
+ZOOM = """() => new Promise(resolve => {
+  const r = window.__orchGraph.renderer;
+  r.once('afterRender', () => resolve(performance.now()));
+  r.getCamera().setState({ ratio: r.getCamera().ratio / 2 });
+})"""
+
+
+def our_graph_page(browser: Any, url: str) -> dict[str, float]:
+    """ms from navigation start: the graph drawn (sigma's first render), and drawn again after a zoom.
+    A fresh browser context: nothing cached."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        page.goto(url + "/graph", wait_until="commit")
+        if not until(page, "window.__orchGraph && window.__orchGraph.drawnAt", 60):
+            raise RuntimeError("our graph page did not draw within 60 s")
+        drawn = page.evaluate("window.__orchGraph.drawnAt")
+        zoomed = page.evaluate(ZOOM)
+        nodes = page.evaluate("window.__orchGraph.nodes")
+        return {"drawn_ms": drawn, "zoomed_ms": zoomed, "nodes": nodes}
+    finally:
+        context.close()
+
+
+DAGSTER_NODES = "document.querySelectorAll('svg foreignObject').length"
+DAGSTER_TRANSFORM = "(() => { const g = document.querySelector('svg g[style*=\"transform\"], svg > g[transform]'); " \
+                    "return g ? (g.getAttribute('transform') || g.style.transform) : null; })()"
+
+
+def dagster_graph_page(browser: Any, url: str, timeout: float) -> dict[str, Any]:
+    """Dagster's global asset lineage page (/asset-groups): ms from navigation until asset nodes are
+    drawn ("Show anyway" clicked when it warns the graph is large), then until a wheel zoom moved it."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    started = time.monotonic()
+    found: dict[str, Any] = {"drawn_ms": None, "zoomed_ms": None, "clicked_show_anyway": False}
+    try:
+        page.goto(url + "/asset-groups", wait_until="commit", timeout=timeout * 1000)
+        while time.monotonic() - started < timeout:
+            if page.evaluate(DAGSTER_NODES):
+                found["drawn_ms"] = page.evaluate("performance.now()")
+                break
+            button = page.get_by_role("button", name="Show anyway")
+            if button.count():
+                button.first.click()
+                found["clicked_show_anyway"] = True
+            page.wait_for_timeout(50)
+        if found["drawn_ms"] is None:
+            return found
+        found["nodes_drawn"] = page.evaluate(DAGSTER_NODES)
+        before = page.evaluate(DAGSTER_TRANSFORM)
+        box = page.viewport_size
+        page.mouse.move(box["width"] * 0.6, box["height"] * 0.6)
+        page.mouse.wheel(0, -400)
+        remaining = max(1.0, timeout - (time.monotonic() - started))
+        if until(page, f"{DAGSTER_TRANSFORM} !== {before!r}", remaining):
+            found["zoomed_ms"] = page.evaluate("performance.now()")
+        return found
+    finally:
+        context.close()
+
+
+@contextmanager
+def dagster_webserver(python: Path, defs_file: Path, env: dict[str, str], home: Path,
+                      timeout: float = 600.0) -> Iterator[tuple[str, float]]:
+    """`dagster-webserver -f defs_file` from the Dagster venv; yields its URL and the seconds until its
+    code location answered."""
+    import httpx
+
+    port = free_port()
+    home.mkdir(parents=True, exist_ok=True)
+    command = [str(python.parent / "dagster-webserver"), "-f", str(defs_file), "-h", "127.0.0.1", "-p", str(port)]
+    log = open(home / "webserver.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(command, env={**env, "DAGSTER_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    t0 = time.monotonic()
+    query = {"query": "{ assetNodes { id } }"}
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"dagster-webserver exited: see {home / 'webserver.log'}")
+            try:
+                answer = httpx.post(url + "/graphql", json=query, timeout=30).json()
+                if answer.get("data", {}).get("assetNodes"):
+                    break
+            except (httpx.HTTPError, ValueError):
+                pass
+            if time.monotonic() - t0 > timeout:
+                raise RuntimeError(f"dagster-webserver did not load its code location in {timeout:.0f} s")
+            time.sleep(0.5)
+        yield url, time.monotonic() - t0
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def live_latency(browser: Any, url: str, store: Any, run_id: str, count: int = 200,
+                 seed: int = 0) -> list[float]:
+    """Seconds from an event's commit to the store to its row appearing on the run page, per event."""
+    from orchestrator.storage.events import Event, EventType
+
+    rng = random.Random(seed)
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        page.goto(f"{url}/runs/{run_id}")
+        until(page, "document.querySelector('.live-dot')", 30)
+        page.wait_for_timeout(1500)  # the stream is open
+        committed: dict[int, float] = {}
+        for i in range(count):
+            store.append([Event(run_id, EventType.LOG, time.time(), message=f"tick {i}", data={"level": "info"})])
+            stamp = time.time()  # committed: from now on a reader sees it
+            for event in store.events_after(max(committed, default=0), run_id=run_id, limit=10):
+                committed.setdefault(event.id, stamp)
+            time.sleep(rng.uniform(0.01, 0.06))
+        page.wait_for_timeout(2000)
+        arrivals = {int(i): at for i, at in page.evaluate("window.__orchArrivals || []")}
+        return [arrivals[i] - at for i, at in committed.items() if i in arrivals]
+    finally:
+        context.close()
