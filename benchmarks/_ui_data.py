@@ -29,7 +29,7 @@ def our_definitions(root: Path) -> Any:
     from orchestrator import Definitions, asset
 
     dbt = dbt_assets(DbtProject(root, reparse="never"))
-    marts = sorted(str(a.key) for a in dbt if str(a.key).startswith("marts/"))
+    marts = sorted(str(a.key) for a in dbt if hasattr(a, "key") and str(a.key).startswith("marts/"))
     python = []
     namespace: dict[str, Any] = {"__name__": "bench_ui"}
     for name, parents in python_specs(marts):
