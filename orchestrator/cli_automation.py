@@ -16,7 +16,6 @@ from orchestrator.render_automation import evaluation_table, status_table, ticks
 from orchestrator.selection import resolve
 
 
-
 def parse_at(text: str | None, timezone: str = "UTC") -> dt.datetime:
     """An ISO time (`2024-12-01T02:00`, naive = in `timezone`), or now."""
     if text is None:

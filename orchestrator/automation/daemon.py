@@ -10,7 +10,9 @@ freshness) every second, so a slow sensor never delays a launch.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
+import signal
 import socket
 import sys
 import threading
@@ -38,7 +40,8 @@ class DaemonOptions:
     poll_interval: float = 0.1
     max_concurrent_runs: int | None = None
     pools: dict[str, int] = field(default_factory=dict)
-    spares: int = 1
+    fork: bool = True
+    """Start run processes from a fork server that loaded the definitions once (else spawn each)."""
     catchup: dt.timedelta = DEFAULT_CATCHUP
     automation_interval: float = 30.0
     freshness_interval: float = 30.0
@@ -67,13 +70,15 @@ class Daemon:
         self.id = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.started_at = time.time()
         defs = ws.defs
+        defs.graph  # noqa: B018 - built once, now
+        gc.freeze()  # the definitions live as long as the daemon: the collector need not walk them
         limits = Limits(self.options.max_concurrent_runs, {**defs.pools, **self.options.pools})
         env = ws.environment()
         if self.options.executor:
             env["ORCH_EXECUTOR"] = self.options.executor
         if self.options.dask_address:
             env["ORCH_DASK_ADDRESS"] = self.options.dask_address
-        self.launcher = Launcher(ws.store, self.id, env, limits, spares=self.options.spares)
+        self.launcher = Launcher(ws.store, self.id, env, limits, ws.home, fork=self.options.fork)
         self.timeout = self.options.heartbeat_timeout or 2 * heartbeat_seconds() + 1.0
         self._unretryable: set[str] = set()
         self._next: dict[str, float] = {}
@@ -113,7 +118,7 @@ class Daemon:
     def automation_step(self) -> None:
         defs, store, now = self.ws.defs, self.ws.store, self.clock()
         for schedule in defs.schedules.values():
-            for tick in tick_schedule(defs, store, schedule, now, self.id, self.options.catchup):
+            for tick in tick_schedule(defs, store, schedule, now, self.options.catchup):
                 self.log(f"schedule {schedule.name}: tick {dt.datetime.fromtimestamp(tick.tick_at).isoformat()} "
                          f"{tick.status.value}{': ' + (tick.error or tick.skip_reason or '') if tick.error or tick.skip_reason else ''}"
                          f"{' -> ' + ', '.join(r[:8] for r in tick.run_ids) if tick.run_ids else ''}")
@@ -157,7 +162,9 @@ class Daemon:
             self._stop.wait(min(30.0, interval * (2 ** min(failures, 8))) if failures else interval)
 
     def run(self, stop: threading.Event | None = None) -> None:
-        """Run until `stop` is set (or Ctrl-C)."""
+        """Run until `stop` is set, or Ctrl-C / SIGTERM (a clean stop: the store is left consistent)."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
         if stop is not None:
             threading.Thread(target=lambda: (stop.wait(), self._stop.set()), daemon=True).start()
         self.log(f"{self.id} started: store {self.ws.store!r}, definitions {self.ws.environment()['ORCH_DEFS']}")

@@ -58,10 +58,10 @@ def trigger_rows(defs: Any, store: Any, kind: str) -> list[dict[str, Any]]:
 
 
 def set_trigger_status(defs: Any, store: Any, kind: str, name: str, status: str) -> None:
-    """Start (`running`) or stop (`stopped`) a schedule or sensor."""
+    """Start (`running`) or stop (`stopped`) a schedule or sensor of the definitions."""
+    from orchestrator.automation import ticking
+
     trigger_of(defs, kind, name)
     if status not in STATUSES:
         raise DefinitionError(f"A {kind} is started or stopped: status must be one of {STATUSES}, not '{status}'.")
-    store.triggers.set_status(name, kind, status)
-    if status == "running":  # ticks count from now: a schedule started again does not replay its pause
-        store.triggers.set_watermark(name, kind, time.time())
+    ticking.set_trigger_status(store, name, kind, status, time.time())
