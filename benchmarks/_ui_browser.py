@@ -146,16 +146,22 @@ def dagster_webserver(python: Path, defs_file: Path, env: dict[str, str], home: 
     process = subprocess.Popen(command, env={**env, "DAGSTER_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     t0 = time.monotonic()
-    query = {"query": "{ assetNodes { id } }"}
+    query = {"query": "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+                      "locationOrLoadError { __typename ... on PythonError { message } } } } } }"}
     try:
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"dagster-webserver exited: see {home / 'webserver.log'}")
             try:
                 answer = httpx.post(url + "/graphql", json=query, timeout=30).json()
-                if answer.get("data", {}).get("assetNodes"):
+                entries = answer["data"]["workspaceOrError"]["locationEntries"]
+                loaded = [e["locationOrLoadError"] for e in entries if e["loadStatus"] == "LOADED"]
+                failed = [x for x in loaded if x and x["__typename"] == "PythonError"]
+                if failed:
+                    raise RuntimeError(f"Dagster's code location failed to load: {failed[0]['message'][:500]}")
+                if loaded:
                     break
-            except (httpx.HTTPError, ValueError):
+            except (httpx.HTTPError, ValueError, KeyError, TypeError):
                 pass
             if time.monotonic() - t0 > timeout:
                 raise RuntimeError(f"dagster-webserver did not load its code location in {timeout:.0f} s")

@@ -67,7 +67,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         backfill = create_backfill(ws.defs, ws.store, "marts/fct_daily_revenue", None, "2024-12-01", "2024-12-07")
         run_backfill(ws.defs, ws.store, backfill.backfill_id, io_managers=ws.io_managers())
         stop = threading.Event()
-        daemon = threading.Thread(target=Daemon(ws, DaemonOptions(spares=0, triggers=False), log=lambda _m: None).run, args=(stop,),
+        daemon = threading.Thread(target=Daemon(ws, DaemonOptions(triggers=False), log=lambda _m: None).run, args=(stop,),
                                   name="orch-test-daemon", daemon=True)
         daemon.start()
         try:
@@ -188,6 +188,16 @@ def test_history_partitions_and_checks(page: Any) -> None:
     shot(page, "10_checks")
 
 
+def test_a_dbt_runs_page_has_its_timeline_node_results_and_dbt_log_lines(page: Any, demo: Demo) -> None:
+    first = demo.store.runs_page(limit=1000)[-1]  # the demo's first run: ingest -> dbt -> Python
+    page.goto(f"/runs/{first.run_id}")
+    page.locator(".gantt-svg").wait_for()
+    until(page, "[...document.querySelectorAll('.log-text')].some(e => / OK created /.test(e.textContent))")
+    assert page.locator(".log-text", has_text="START sql").count() > 0  # dbt's own lines, per node
+    assert page.locator("table.table tbody tr", has_text="marts/fct_orders").count() >= 1  # per-node results
+    shot(page, "11_run_dbt", height=2400)
+
+
 def test_materialize_from_the_asset_page_and_watch_the_run_live(page: Any, demo: Demo) -> None:
     page.goto("/assets/slow_probe")
     page.get_by_role("button", name="Materialize", exact=True).click()  # queued; the daemon runs it
@@ -198,19 +208,19 @@ def test_materialize_from_the_asset_page_and_watch_the_run_live(page: Any, demo:
         "[...document.querySelectorAll('.log-text')].filter(e => e.textContent.startsWith('probing')).length")
     assert probes_while_running < 6  # the page shows steps before the run has done them all
     page.locator("h1 .state-running").wait_for()  # the header follows the run's status
-    shot(page, "11_run_live")
+    shot(page, "12_run_live")
     until(page, "[...document.querySelectorAll('.log-text')].filter(e => e.textContent.startsWith('probing')).length === 6")
     page.locator("h1 .state-succeeded").wait_for()
     run_id = page.url.rsplit("/", 1)[-1]
     run = demo.store.get_run(run_id)
     assert run.launched_by == "ui" and run.status.value == "succeeded"
-    shot(page, "12_run_done", height=1500)
+    shot(page, "13_run_done", height=1500)
     page.get_by_role("button", name="Re-execute", exact=True).click()
     until(page, f"!location.pathname.endsWith('{run_id}')")
     assert demo.store.get_run(page.url.rsplit("/", 1)[-1]).parent_run_id == run_id
     page.goto("/runs")
     page.locator("tbody tr").first.wait_for()
-    shot(page, "13_runs")
+    shot(page, "14_runs")
 
 
 def test_backfill_a_range_from_the_asset_page(page: Any, demo: Demo) -> None:
@@ -227,7 +237,7 @@ def test_backfill_a_range_from_the_asset_page(page: Any, demo: Demo) -> None:
         time.sleep(0.2)
     assert demo.store.backfills.get(backfill_id).status.value == "succeeded"
     page.locator("h1 .state-succeeded").wait_for()  # the page follows the backfill live
-    shot(page, "14_backfill")
+    shot(page, "15_backfill")
 
 
 
@@ -249,4 +259,4 @@ def test_the_automation_page_starts_a_schedule_and_shows_ticks_and_decisions(pag
     page.locator("tr", has_text="no late payments reported").wait_for()
     page.get_by_role("button", name="Evaluate now (dry run)").click()
     page.locator(".notice").wait_for()
-    shot(page, "15_automation", height=1600)
+    shot(page, "16_automation", height=1600)
