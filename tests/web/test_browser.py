@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks._ui_browser import CHROMIUM as CHROMIUM_PATH, FLAGS, until as wait_until
 from orchestrator import materialize
 from orchestrator.automation.automation_tick import run_automation
 from orchestrator.automation.daemon import Daemon, DaemonOptions
@@ -32,10 +33,7 @@ from tests.conftest import FIXTURES
 from tests.web.conftest import LiveServer
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--enable-unsafe-swiftshader"]  # WebGL (the graph) through SwiftShader, without a GPU
+CHROMIUM = Path(CHROMIUM_PATH)
 SHOTS = Path(os.environ.get("ORCH_UI_SCREENSHOTS") or REPO / "test-artifacts" / "ui")
 WAIT = 30_000  # ms
 
@@ -102,17 +100,8 @@ def page(demo: Demo) -> Iterator[Any]:
     assert not errors, f"JavaScript errors: {errors}"
 
 
-def until(page: Any, expression: str, timeout: float = WAIT / 1000) -> Any:
-    """Poll a JavaScript expression until it is truthy. (Playwright's wait_for_function evaluates
-    strings with eval, which the UI's Content-Security-Policy forbids, as it should.)"""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = page.evaluate(expression)
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for: {expression}")
-        page.wait_for_timeout(50)
+def until(page: Any, expression: str) -> Any:
+    return wait_until(page, expression, WAIT / 1000)
 
 
 def shot(page: Any, name: str, height: int | None = None) -> None:

@@ -7,7 +7,6 @@ import hashlib
 import json
 import re
 import tomllib
-from pathlib import Path
 
 from orchestrator.web.app import STATIC
 
