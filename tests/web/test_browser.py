@@ -25,7 +25,6 @@ from orchestrator.automation.automation_tick import run_automation
 from orchestrator.automation.daemon import Daemon, DaemonOptions
 from orchestrator.automation.ticking import tick_schedule_at, tick_sensor
 from orchestrator.definitions import Definitions
-from orchestrator.execution.backfill import create_backfill, run_backfill
 from orchestrator.storage.base import EventStore
 from orchestrator.web.server import app_for
 from orchestrator.workspace import Workspace
@@ -62,8 +61,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         env.setenv("WEB_SLOW_SECONDS", "0.5")
         ws = Workspace(str(FIXTURES / "defs" / "web_lakehouse.py"), str(home), None)
         assert materialize(ws.defs, "*", exclude="revenue_digest slow_probe", store=ws.store, home=home).success
-        backfill = create_backfill(ws.defs, ws.store, "marts/fct_daily_revenue", None, "2024-12-01", "2024-12-07")
-        run_backfill(ws.defs, ws.store, backfill.backfill_id, io_managers=ws.io_managers())
         stop = threading.Event()
         daemon = threading.Thread(target=Daemon(ws, DaemonOptions(triggers=False), log=lambda _m: None).run, args=(stop,),
                                   name="orch-test-daemon", daemon=True)
