@@ -106,6 +106,24 @@ class AssetDefinition:
     """How backfills split a range for this asset; None: the default for its kind."""
     range_parameter: str | None = None
     """The parameter (annotated PartitionRange) that receives the range a run covers."""
+    resource_parameters: tuple[str, ...] = ()
+    """Parameters that receive resources (by their names), not upstream values."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function directly, as in a unit test: `orders_enriched(orders, customers)`.
+        Parameters not passed that name a resource of `context=build_context(resources=...)` get it."""
+        if self.fn is None:
+            raise DefinitionError(f"Asset '{self.key}' ({self.origin}) has no Python function to call.")
+        context = kwargs.get("context") if self.uses_context else kwargs.pop("context", None)
+        resources = getattr(context, "resources", None) or {}
+        bound = inspect.signature(self.fn).bind_partial(*args, **kwargs).arguments
+        for param in inspect.signature(self.fn).parameters:
+            if param not in bound and param in resources:
+                kwargs[param] = resources[param]
+        if self.uses_context and "context" not in bound:
+            raise DefinitionError(f"Asset '{self.key}' takes a context: call it with "
+                                  "context=build_context(...) (from orchestrator).")
+        return self.fn(*args, **kwargs)
 
     def effective_backfill_policy(self, io_writes_ranges: bool = False) -> BackfillPolicy:
         """Explicit policy, else one run for the whole range for batch runners (dbt), functions that
@@ -184,18 +202,30 @@ def _is_partition_range(annotation: Any) -> bool:
     return annotation is PartitionRange
 
 
+def _is_resource_class(fn: Callable[..., Any], annotation: Any) -> bool:
+    """An annotation naming a resource class (anything with a `for_run` lifecycle, such as a
+    ConfigurableResource), also as a string under `from __future__ import annotations`."""
+    if isinstance(annotation, str):
+        annotation = getattr(fn, "__globals__", {}).get(annotation.rsplit(".", 1)[-1])
+    return isinstance(annotation, type) and callable(getattr(annotation, "for_run", None))
+
+
 def _parameter_deps(
     fn: Callable[..., Any], prefix: tuple[str, ...], inputs: Mapping[str, str | AssetKey]
-) -> tuple[tuple[AssetDep, ...], bool, str | None]:
+) -> tuple[tuple[AssetDep, ...], bool, str | None, tuple[str, ...]]:
     deps: list[AssetDep] = []
     uses_context = False
     range_parameter = None
+    resources: list[str] = []
     for param in inspect.signature(fn).parameters.values():
         if param.name in RESERVED_PARAMETERS:
             uses_context = True
             continue
         if _is_partition_range(param.annotation):  # injected: the range this run covers
             range_parameter = param.name
+            continue
+        if param.name not in inputs and _is_resource_class(fn, param.annotation):
+            resources.append(param.name)
             continue
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise DefinitionError(f"{_origin(fn)}: *args/**kwargs cannot name upstream assets.")
@@ -205,7 +235,7 @@ def _parameter_deps(
             # A bare parameter name refers to a sibling under the same prefix.
             key = AssetKey((*prefix, param.name))
         deps.append(AssetDep(key, param.name, optional=param.default is not param.empty))
-    return tuple(deps), uses_context, range_parameter
+    return tuple(deps), uses_context, range_parameter, tuple(resources)
 
 
 def asset(
@@ -232,7 +262,9 @@ def asset(
 ) -> Any:
     """Declare a Python function as an asset; its parameter names are its upstream assets.
 
-    `context` is reserved for the run context; a parameter with a default is an optional dependency;
+    `context` is reserved for the run context; a parameter named after a resource of the
+    Definitions (or annotated with a resource class) receives that resource, not an upstream value;
+    a parameter with a default is an optional dependency;
     `ins` maps a parameter to a key elsewhere; `deps` adds order-only dependencies. A parameter
     annotated `PartitionRange` receives the range of partitions the run covers, and makes a
     backfill run the whole range at once (`backfill_policy` overrides).
@@ -253,7 +285,7 @@ def asset(
 
     def build(func: Callable[..., Any]) -> AssetDefinition:
         prefix = (key_prefix,) if isinstance(key_prefix, str) else tuple(key_prefix or ())
-        param_deps, uses_context, range_parameter = _parameter_deps(func, prefix, ins or {})
+        param_deps, uses_context, range_parameter, resource_params = _parameter_deps(func, prefix, ins or {})
         order_deps = tuple(AssetDep(k) for k in _as_key_tuple(deps))
         mappings = dict(partition_mappings or {})
         unknown = set(mappings) - {d.parameter for d in param_deps} - {str(d.key) for d in param_deps + order_deps}
@@ -285,6 +317,7 @@ def asset(
             schema_change=schema_change,
             backfill_policy=backfill_policy,
             range_parameter=range_parameter,
+            resource_parameters=resource_params,
         )
 
     return build(fn) if fn is not None else build

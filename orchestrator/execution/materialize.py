@@ -84,7 +84,7 @@ def materialize(
     >>> result.status.value, result.value("total")
     ('succeeded', 6)
     """
-    defs = _as_definitions(assets)
+    defs = _as_definitions(assets).with_resources(resources or {})
     store = store if store is not None else MemoryEventStore()
     load_dynamic_partitions(defs.graph, store)
     run_plan = build_plan(defs, selection, exclude)
@@ -99,7 +99,7 @@ def materialize(
         run_plan,
         store=store,
         io_managers=managers,
-        resources={**defs.resources, **(resources or {})},
+        resources=defs.resources,
         partition=partition,
         selection=selection,
         max_concurrency=max_concurrency,
