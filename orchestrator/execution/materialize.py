@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ from orchestrator.errors import PartitionError
 from orchestrator.execution.plan import Plan, plan
 from orchestrator.execution.run import RunResult, execute_plan
 from orchestrator.graph import AssetGraph
-from orchestrator.home import default_io_managers
+from orchestrator.home import default_io_managers, resolve_home
 from orchestrator.io.base import IOManager, MemoryIOManager
 from orchestrator.keys import AssetKey
 from orchestrator.partitions import DynamicPartitions
@@ -72,8 +74,11 @@ def materialize(
 ) -> RunResult:
     """Materialize the selected assets (all by default) and return each asset's status and value.
 
-    Without `home` or `io_managers`, values stay in memory and events go to an in-memory store,
-    which suits tests and notebooks; with `home`, values are Parquet files under it.
+    Where the run goes, as in the CLI: with `store`, it is recorded there; else with `home` or the
+    environment variable ORCH_HOME, it is recorded in that home's store (ORCH_STORAGE_URL, else
+    SQLite at `HOME/orch.db`, what `orch runs list` shows) and values are Parquet files under
+    `HOME/storage/`; else (tests, notebooks) values stay in memory and the run in an in-memory
+    store. `resources` (IO managers included) add to or replace the definitions' own.
 
     >>> from orchestrator import asset
     >>> @asset
@@ -85,26 +90,35 @@ def materialize(
     ('succeeded', 6)
     """
     defs = _as_definitions(assets).with_resources(resources or {})
-    store = store if store is not None else MemoryEventStore()
-    load_dynamic_partitions(defs.graph, store)
-    run_plan = build_plan(defs, selection, exclude)
-    partition = validate_partition(defs.graph, run_plan.asset_keys, partition)
-    in_memory = home is None and io_managers is None
-    managers: dict[str, IOManager] = (
-        {"io_manager": MemoryIOManager()} if in_memory else default_io_managers(Path(home)) if home else {}
-    )
-    managers.update(defs.io_managers)
-    managers.update(io_managers or {})
-    return execute_plan(
-        run_plan,
-        store=store,
-        io_managers=managers,
-        resources=defs.resources,
-        partition=partition,
-        selection=selection,
-        max_concurrency=max_concurrency,
-        executor=executor,
-        tags=tags,
-        keep_values=in_memory,
-        listener=listener,
-    )
+    home = Path(home) if home is not None else (resolve_home() if os.environ.get("ORCH_HOME") else None)
+    with contextlib.ExitStack() as opened:
+        if store is None:
+            store = opened.enter_context(_home_store(home)) if home is not None else MemoryEventStore()
+        load_dynamic_partitions(defs.graph, store)
+        run_plan = build_plan(defs, selection, exclude)
+        partition = validate_partition(defs.graph, run_plan.asset_keys, partition)
+        in_memory = home is None and io_managers is None
+        managers: dict[str, IOManager] = (
+            {"io_manager": MemoryIOManager()} if in_memory else default_io_managers(home) if home else {}
+        )
+        managers.update(defs.io_managers)
+        managers.update(io_managers or {})
+        return execute_plan(
+            run_plan,
+            store=store,
+            io_managers=managers,
+            resources=defs.resources,
+            partition=partition,
+            selection=selection,
+            max_concurrency=max_concurrency,
+            executor=executor,
+            tags=tags,
+            keep_values=in_memory,
+            listener=listener,
+        )
+
+
+def _home_store(home: Path) -> EventStore:
+    from orchestrator.storage.open import open_store  # SQLAlchemy: only when a run is recorded
+
+    return open_store(os.environ.get("ORCH_STORAGE_URL"), home)
