@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.tree import Tree
@@ -27,8 +28,13 @@ _STYLE = {"succeeded": "green", "failed": "red", "skipped": "yellow", "canceled"
           "started": "cyan"}
 
 
+def _t(value: Any) -> str:
+    """User or message text inside markup: shown as written (`[tool.x]` is not a style)."""
+    return escape(str(value))
+
+
 def error(message: str) -> None:
-    err_console.print(f"[bold red]Error:[/] {message}", markup=True, soft_wrap=True)
+    err_console.print(f"[bold red]Error:[/] {_t(message)}", markup=True, soft_wrap=True)
 
 
 def _when(ts: float | None) -> str | None:
@@ -60,8 +66,8 @@ def assets_table(rows: list[dict[str, Any]]) -> None:
     for column in ("kind", "group", "deps", "tags"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row["key"], row["kind"], row["group"], ", ".join(row["deps"]),
-                      ", ".join(row["tags"]))
+        table.add_row(_t(row["key"]), _t(row["kind"]), _t(row["group"]), _t(", ".join(row["deps"])),
+                      _t(", ".join(row["tags"])))
     console.print(table)
     console.print(f"{len(rows)} assets")
 
@@ -86,7 +92,7 @@ def runs_table(rows: list[dict[str, Any]]) -> None:
         table.add_column(column)
     for row in rows:
         style = _STYLE.get(row["status"], "")
-        table.add_row(row["run_id"], f"[{style}]{row['status']}[/]", row["selection"] or "*",
+        table.add_row(row["run_id"], f"[{style}]{row['status']}[/]", _t(row["selection"] or "*"),
                       str(row["assets"]), row["started_at"] or "", str(row["seconds"] or ""))
     console.print(table)
 
@@ -119,7 +125,7 @@ def run_show(detail: dict[str, Any]) -> None:
     run = detail["run"]
     style = _STYLE.get(run["status"], "")
     console.print(f"Run [bold]{run['run_id']}[/]: [{style}]{run['status']}[/] "
-                  f"({run['assets']} assets, {run['seconds']}s, selection {run['selection'] or '*'})")
+                  f"({run['assets']} assets, {run['seconds']}s, selection {_t(run['selection'] or '*')})")
     for row in detail["events"]:
         if row["type"] == "log" and row["data"].get("level") == "debug":
             continue
@@ -135,7 +141,7 @@ def run_show(detail: dict[str, Any]) -> None:
     for row in detail["errors"]:
         trace = row["data"].get("error", {}).get("traceback")
         if trace:
-            console.print(f"\n[red]{row['type']} {row['asset_key'] or row['step_key']}[/]")
+            console.print(f"\n[red]{row['type']} {_t(row['asset_key'] or row['step_key'])}[/]")
             console.print(trace, markup=False)
 
 
@@ -147,7 +153,7 @@ def run_summary(summary: dict[str, Any]) -> None:
     parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     console.print(f"Run {summary['run_id']} [{style}]{summary['status']}[/]: {parts}")
     for key, cause in summary["errors"].items():
-        console.print(f"  [red]{key}[/]: {cause}", soft_wrap=True)
+        console.print(f"  [red]{_t(key)}[/]: {_t(cause)}", soft_wrap=True)
 
 
 def lineage_tree(graph: AssetGraph, keys: Iterable[AssetKey]) -> None:
@@ -156,7 +162,7 @@ def lineage_tree(graph: AssetGraph, keys: Iterable[AssetKey]) -> None:
     tree = Tree("lineage")
 
     def add(node: Tree, key: AssetKey, seen: set[AssetKey]) -> None:
-        branch = node.add(str(key))
+        branch = node.add(_t(key))
         if key in seen:
             return
         seen.add(key)
@@ -216,10 +222,10 @@ class RunProgress(_ProgressBar):
             return
         with self._lock:
             if self._progress is not None:
-                self._progress.update(self._task, advance=1, description=str(event.asset_key))
+                self._progress.update(self._task, advance=1, description=_t(event.asset_key))
                 if status != "succeeded":
-                    self._progress.console.print(f"[{_STYLE[status]}]{status}[/] {event.asset_key}: "
-                                                 f"{event.message or ''}", soft_wrap=True)
+                    self._progress.console.print(f"[{_STYLE[status]}]{status}[/] {_t(event.asset_key)}: "
+                                                 f"{_t(event.message or '')}", soft_wrap=True)
             else:
                 detail = f": {event.message}" if event.message and status != "succeeded" else ""
                 console.print(f"{status:<9} {event.asset_key}{detail}", markup=False, soft_wrap=True)
@@ -232,8 +238,8 @@ def backfills_table(rows: list[dict[str, Any]]) -> None:
         table.add_column(column)
     for row in rows:
         style = _STYLE.get(row["status"], "")
-        table.add_row(row["backfill_id"], f"[{style}]{row['status']}[/]", row["selection"] or "*",
-                      row["from"], row["to"], str(row["chunks"]),
+        table.add_row(row["backfill_id"], f"[{style}]{row['status']}[/]", _t(row["selection"] or "*"),
+                      _t(row["from"]), _t(row["to"]), str(row["chunks"]),
                       str(row["chunk_counts"].get("succeeded", 0)))
     console.print(table)
 
@@ -241,8 +247,8 @@ def backfills_table(rows: list[dict[str, Any]]) -> None:
 def backfill_summary(data: dict[str, Any], chunks: list[dict[str, Any]]) -> None:
     style = _STYLE.get(data["status"], "")
     counts = ", ".join(f"{n} {s}" for s, n in sorted(data["chunk_counts"].items()))
-    console.print(f"Backfill {data['backfill_id']} [{style}]{data['status']}[/]: {data['from']} to "
-                  f"{data['to']}, {data['chunks']} chunks ({counts})")
+    console.print(f"Backfill {data['backfill_id']} [{style}]{data['status']}[/]: {_t(data['from'])} to "
+                  f"{_t(data['to'])}, {data['chunks']} chunks ({counts})")
     for chunk in chunks:
         label = f"#{chunk['seq']} {', '.join(chunk['assets'])} {chunk['range'] or '(unpartitioned)'}"
         detail = f": {chunk['error']}" if chunk.get("error") else ""
@@ -251,7 +257,7 @@ def backfill_summary(data: dict[str, Any], chunks: list[dict[str, Any]]) -> None
 
 def partition_summary(data: dict[str, Any]) -> None:
     counts = ", ".join(f"{n} {s}" for s, n in data["counts"].items() if n)
-    console.print(f"{data['asset']}: {data['partitions']} partitions ({counts})")
+    console.print(f"{data['asset']}: {data['partitions']} partitions ({counts})", markup=False)
     for run in data["ranges"]:
         span = run["start"] if run["start"] == run["end"] else f"{run['start']} ... {run['end']}"
         console.print(f"  {run['status']:<12} {span} ({run['count']})", markup=False)
@@ -270,6 +276,6 @@ class ChunkProgress(_ProgressBar):
             return
         label = f"{', '.join(map(str, chunk.assets))} {chunk.range_text or '(unpartitioned)'}"
         if self._progress is not None:
-            self._progress.update(self._task, advance=1, description=label)
+            self._progress.update(self._task, advance=1, description=_t(label))
         else:
             console.print(f"{status.value:<9} chunk {chunk.seq}: {label}", markup=False, soft_wrap=True)

@@ -1,0 +1,42 @@
+"""CLI output never misleads: text is shown as written, empty selections and stray options are
+errors, credentials are masked, summaries say what ran."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from orchestrator.cli import main
+from tests.conftest import FIXTURES
+
+BRACKETS = str(FIXTURES / "defs" / "brackets.py")
+
+
+def _orch(tmp_path, *args: str, defs: str = BRACKETS):
+    return CliRunner().invoke(main, ["--defs", defs, "--home", str(tmp_path / "home"), *args])
+
+
+def test_bracketed_user_text_is_shown_as_written(tmp_path):
+    failed = _orch(tmp_path, "materialize")
+    assert failed.exit_code == 1
+    assert "missing key in [tool.x] of pyproject.toml" in failed.output
+    listed = _orch(tmp_path, "assets", "list")
+    assert "[ops]" in listed.output and "[nightly]" in listed.output
+    shown = _orch(tmp_path, "runs", "show", json.loads(_orch(tmp_path, "runs", "list", "--json").output)[0]["run_id"])
+    assert "[tool.x]" in shown.output
+
+
+def test_the_no_definitions_hint_keeps_its_brackets(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ORCH_DEFS", raising=False)
+    result = CliRunner().invoke(main, ["--home", str(tmp_path / "home"), "assets", "list"])
+    assert result.exit_code == 2
+    assert '`[tool.orchestrator] defs = "..."`' in result.output
+
+
+def test_a_user_error_message_with_brackets_is_shown_whole(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("raise ValueError('set [tool.x] first')\n")
+    result = _orch(tmp_path, "assets", "list", defs=str(bad))
+    assert result.exit_code == 2 and "ValueError: set [tool.x] first" in result.output
