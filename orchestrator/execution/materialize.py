@@ -10,7 +10,7 @@ from typing import Any
 
 from orchestrator.assets import AssetCheckDefinition, AssetDefinition
 from orchestrator.definitions import Definitions
-from orchestrator.errors import PartitionError
+from orchestrator.errors import PartitionError, SelectionError, suggest
 from orchestrator.execution.plan import Plan, plan
 from orchestrator.execution.run import RunResult, execute_plan
 from orchestrator.graph import AssetGraph
@@ -18,7 +18,7 @@ from orchestrator.home import default_io_managers, resolve_home
 from orchestrator.io.base import IOManager, MemoryIOManager
 from orchestrator.keys import AssetKey
 from orchestrator.partitions import DynamicPartitions
-from orchestrator.selection import resolve
+from orchestrator.selection import Atom, Selection, parse_selection, resolve
 from orchestrator.storage.base import EventStore, MemoryEventStore
 from orchestrator.storage.events import Event
 
@@ -52,9 +52,46 @@ def validate_partition(graph: AssetGraph, keys: Iterable[AssetKey], partition: s
     return canonical
 
 
+def select_assets(graph: AssetGraph, selection: str | None, exclude: str | None) -> frozenset[AssetKey]:
+    """resolve(), where selecting nothing is an error saying which part matched nothing: a run of
+    nothing would be recorded as a success."""
+    keys = resolve(selection or "*", graph, exclude)
+    if keys:
+        return keys
+    text = selection or "*"
+    if resolve(text, graph):
+        raise SelectionError(f"--exclude '{exclude}' leaves nothing of selection '{text}'; nothing was run.")
+    empty = [atom for atom in _atoms(parse_selection(text)) if not resolve(atom, graph)]
+    if not empty:
+        raise SelectionError(f"Selection '{text}' matches no asset: each part matches some, but no "
+                             "asset matches all of an intersection (','); nothing was run.")
+    parts = ", ".join(f"'{atom}'" for atom in empty)
+    hints = "".join(_value_hint(graph, atom) for atom in empty)
+    raise SelectionError(f"Selection '{text}' matches no asset: {parts} matched nothing.{hints} "
+                         "Nothing was run.")
+
+
+def _atoms(node: Selection) -> list[Atom]:
+    return [node] if isinstance(node, Atom) else [a for part in node.parts for a in _atoms(part)]
+
+
+_VALUES = {"tag": lambda a: a.tags, "group": lambda a: (a.group,), "kind": lambda a: a.kinds,
+           "owner": lambda a: a.owners}
+
+
+def _value_hint(graph: AssetGraph, atom: Atom) -> str:
+    values_of = _VALUES.get(atom.method or "")
+    if values_of is None:
+        return ""
+    known = sorted({v for a in graph.assets.values() for v in values_of(a)})
+    match = suggest(atom.value, known)
+    if match:
+        return f" Did you mean '{atom.method}:{match}'?"
+    return f" Known {atom.method}s: {', '.join(known[:12])}{', ...' if len(known) > 12 else ''}." if known else ""
+
+
 def build_plan(defs: Definitions, selection: str | None, exclude: str | None) -> Plan:
-    keys = resolve(selection or "*", defs.graph, exclude)
-    return plan(defs.graph, keys)
+    return plan(defs.graph, select_assets(defs.graph, selection, exclude))
 
 
 def materialize(

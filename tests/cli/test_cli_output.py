@@ -40,3 +40,18 @@ def test_a_user_error_message_with_brackets_is_shown_whole(tmp_path):
     bad.write_text("raise ValueError('set [tool.x] first')\n")
     result = _orch(tmp_path, "assets", "list", defs=str(bad))
     assert result.exit_code == 2 and "ValueError: set [tool.x] first" in result.output
+
+
+SHOP = str(FIXTURES / "defs" / "shop.py")
+
+
+def test_an_empty_selection_is_an_error_and_records_no_run(tmp_path):
+    result = _orch(tmp_path, "materialize", "--select", "tag:nope", defs=SHOP)
+    assert result.exit_code == 2
+    assert "Selection 'tag:nope' matches no asset: 'tag:nope' matched nothing." in result.output
+    assert "Known tags: finance, slow." in result.output
+    misspelt = _orch(tmp_path, "materialize", "--select", "group:mart", defs=SHOP)
+    assert misspelt.exit_code == 2 and "Did you mean 'group:marts'?" in misspelt.output
+    excluded = _orch(tmp_path, "materialize", "--select", "orders", "--exclude", "group:raw", defs=SHOP)
+    assert excluded.exit_code == 2 and "--exclude 'group:raw' leaves nothing" in excluded.output
+    assert json.loads(_orch(tmp_path, "runs", "list", "--json", defs=SHOP).output) == []
