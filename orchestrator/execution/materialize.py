@@ -46,10 +46,20 @@ def validate_partition(graph: AssetGraph, keys: Iterable[AssetKey], partition: s
                 f"Partitioned assets selected ({names}); pass a partition (--partition KEY)."
             )
         return None
+    if not partitioned:
+        raise PartitionError(
+            f"--partition '{partition}' was given, but none of the selected assets is partitioned "
+            f"({_few(keys)}); leave it out, or select partitioned assets."
+        )
     canonical = partition
     for definition in partitioned:
         canonical = definition.partitions.validate(partition, str(definition.key))
     return canonical
+
+
+def _few(keys: Iterable[AssetKey], most: int = 5) -> str:
+    names = sorted(map(str, keys))
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def select_assets(graph: AssetGraph, selection: str | None, exclude: str | None) -> frozenset[AssetKey]:

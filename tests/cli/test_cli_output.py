@@ -55,3 +55,27 @@ def test_an_empty_selection_is_an_error_and_records_no_run(tmp_path):
     excluded = _orch(tmp_path, "materialize", "--select", "orders", "--exclude", "group:raw", defs=SHOP)
     assert excluded.exit_code == 2 and "--exclude 'group:raw' leaves nothing" in excluded.output
     assert json.loads(_orch(tmp_path, "runs", "list", "--json", defs=SHOP).output) == []
+
+
+TENANTS = str(FIXTURES / "defs" / "tenants.py")
+
+
+def test_partition_given_to_unpartitioned_assets_is_an_error(tmp_path):
+    result = _orch(tmp_path, "materialize", "--select", "orders", "--partition", "2024-01-01", defs=SHOP)
+    assert result.exit_code == 2
+    assert "--partition '2024-01-01' was given, but none of the selected assets is partitioned (orders)" \
+        in result.output
+    assert json.loads(_orch(tmp_path, "runs", "list", "--json", defs=SHOP).output) == []
+
+
+def test_partitions_add_checks_the_name_and_remove_says_what_it_removed(tmp_path):
+    typo = _orch(tmp_path, "partitions", "add", "tenant", "acme", defs=TENANTS)
+    assert typo.exit_code == 2
+    assert "No asset uses dynamic partitions 'tenant'. Did you mean 'tenants'?" in typo.output
+    assert json.loads(_orch(tmp_path, "partitions", "list", "tenant", "--json", defs=TENANTS).output) == []
+    assert "added 2 of 2" in _orch(tmp_path, "partitions", "add", "tenants", "acme", "globex", defs=TENANTS).output
+    removed = _orch(tmp_path, "partitions", "remove", "tenants", "globex", "initech", defs=TENANTS)
+    assert removed.exit_code == 0
+    assert "tenants: removed 1 of 2 keys (globex); not there: initech (1 left)" in removed.output
+    gone = _orch(tmp_path, "partitions", "remove", "tenant", "acme", defs=TENANTS)
+    assert gone.exit_code == 2 and "Did you mean 'tenants'?" in gone.output
