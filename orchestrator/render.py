@@ -17,6 +17,7 @@ from rich.tree import Tree
 from orchestrator.execution.plan import Plan
 from orchestrator.graph import AssetGraph
 from orchestrator.keys import AssetKey
+from orchestrator.secrets import mask_text
 from orchestrator.storage.events import Event, EventType, RunRecord
 
 # Piped output is not cut to 80 columns: keys and run ids must stay whole to be copied.
@@ -34,7 +35,7 @@ def _t(value: Any) -> str:
 
 
 def error(message: str) -> None:
-    err_console.print(f"[bold red]Error:[/] {_t(message)}", markup=True, soft_wrap=True)
+    err_console.print(f"[bold red]Error:[/] {_t(mask_text(message))}", markup=True, soft_wrap=True)
 
 
 def _when(ts: float | None) -> str | None:

@@ -79,3 +79,37 @@ def test_partitions_add_checks_the_name_and_remove_says_what_it_removed(tmp_path
     assert "tenants: removed 1 of 2 keys (globex); not there: initech (1 left)" in removed.output
     gone = _orch(tmp_path, "partitions", "remove", "tenant", "acme", defs=TENANTS)
     assert gone.exit_code == 2 and "Did you mean 'tenants'?" in gone.output
+
+
+def test_every_credential_form_in_a_store_url_is_masked(tmp_path):
+    for url in ("postgresql://admin:s3cret-pw@127.0.0.1:1/orch",
+                "postgresql://admin:s3cret@pw@127.0.0.1:1/orch",            # an unescaped '@'
+                "postgresql://admin@127.0.0.1:1/orch?password=s3cret-pw",
+                "postgresql://admin@127.0.0.1:1/orch?sslmode=disable&password=s3cret-pw&x=1"):
+        result = CliRunner().invoke(main, ["--defs", SHOP, "--home", str(tmp_path), "--storage", url,
+                                           "runs", "list"])
+        assert result.exit_code == 2, result.output
+        assert "127.0.0.1:1" in result.output and "s3cret" not in result.output and "pw" not in \
+            result.output.replace("postgresql", ""), result.output
+
+
+def test_masking_covers_urls_and_key_value_pairs():
+    from orchestrator.secrets import mask_text, mask_url
+
+    assert mask_url("sqlite:////data/with@sign/orch.db") == "sqlite:////data/with@sign/orch.db"
+    assert mask_url("https://host/catalog?token=abc&warehouse=s3://b") == \
+        "https://host/catalog?token=***&warehouse=s3://b"
+    assert mask_text("connect failed: host=db user=orch password='x y' port=5432") == \
+        "connect failed: host=db user=orch password=*** port=5432"
+    assert mask_text("see postgresql://u:p@w@h/db and rest://h/?api_key=k") == \
+        "see postgresql://u:***@h/db and rest://h/?api_key=***"
+
+
+def test_a_password_with_an_unescaped_at_sign_connects_as_meant(postgres_url, tmp_path):
+    # The local server trusts 127.0.0.1, so any password works: what matters is that the host is
+    # 127.0.0.1, not 'pw@127.0.0.1'.
+    url = postgres_url.replace("postgres@", "postgres:s3cret@pw@", 1)
+    assert url.count("@") == 2
+    result = CliRunner().invoke(main, ["--defs", SHOP, "--home", str(tmp_path), "--storage", url,
+                                       "runs", "list", "--json"])
+    assert result.exit_code == 0, result.output
