@@ -83,8 +83,38 @@ class Workspace:
             os.environ["ORCH_HOME"] = self._previous_home
 
 
+GLOBAL_OPTIONS = ("--defs", "--home", "--storage")
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """`orch runs list --home H` as `orch --home H runs list`: the global options work after the
+    subcommand too (up to a `--`)."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS and (i == 0 or args[i - 1] not in GLOBAL_OPTIONS):
+            if "=" in arg:
+                front.append(arg)
+            else:
+                front += args[i:i + 2]
+                i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 class _Group(click.Group):
     """Turns our errors into one clear line and exit status 2, not a traceback."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

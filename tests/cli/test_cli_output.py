@@ -113,3 +113,17 @@ def test_a_password_with_an_unescaped_at_sign_connects_as_meant(postgres_url, tm
     result = CliRunner().invoke(main, ["--defs", SHOP, "--home", str(tmp_path), "--storage", url,
                                        "runs", "list", "--json"])
     assert result.exit_code == 0, result.output
+
+
+def test_global_options_work_after_the_subcommand(tmp_path, storage_url):
+    home = str(tmp_path / "home")
+    after = CliRunner().invoke(main, ["materialize", "--select", "orders", "--defs", SHOP, "--home", home,
+                                      f"--storage={storage_url}", "--json"])
+    assert after.exit_code == 0, after.output
+    run_id = json.loads(after.output)["run_id"]
+    listed = CliRunner().invoke(main, ["runs", "list", "--json", "--storage", storage_url, "--home", home])
+    assert [r["run_id"] for r in json.loads(listed.output)] == [run_id]
+    from orchestrator.cli import hoist_global_options
+
+    assert hoist_global_options(["runs", "show", "ID", "--home=h"]) == ["--home=h", "runs", "show", "ID"]
+    assert hoist_global_options(["dbt", "--", "--defs", "x"]) == ["dbt", "--", "--defs", "x"]
