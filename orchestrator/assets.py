@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import os
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -180,10 +181,24 @@ def _source_hash(fn: Callable[..., Any]) -> str:
     return hashlib.sha256(source).hexdigest()[:16]
 
 
+LOADED_FILE_MODULE = "_orch_defs_"
+"""The prefix of the unique module names given to definitions files loaded by path."""
+
+
+def _module_name(fn: Callable[..., Any]) -> str:
+    """The module as the user knows it: a definitions file loaded by path is its file's stem, not
+    the internal unique name it was imported under."""
+    module = fn.__module__ or "?"
+    code = getattr(fn, "__code__", None)
+    if module.startswith(LOADED_FILE_MODULE) and code is not None:
+        return os.path.splitext(os.path.basename(code.co_filename))[0]
+    return module
+
+
 def _origin(fn: Callable[..., Any]) -> str:
     code = getattr(fn, "__code__", None)
     where = f"{code.co_filename}:{code.co_firstlineno}" if code else "?"
-    return f"{fn.__module__ or '?'}.{fn.__qualname__} ({where})"
+    return f"{_module_name(fn)}.{fn.__qualname__} ({where})"
 
 
 def _tags(tags: Iterable[str] | Mapping[str, str] | None) -> frozenset[str]:
@@ -324,7 +339,7 @@ def asset(
 
 
 def _module_parts(fn: Callable[..., Any]) -> tuple[str, ...]:
-    return tuple(fn.__module__.split(".")) if fn.__module__ else ()
+    return tuple(_module_name(fn).split(".")) if fn.__module__ else ()
 
 
 def _relative_path(fn: Callable[..., Any]) -> str | None:

@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from orchestrator.assets import AssetCheckDefinition, AssetDefinition
+from orchestrator.assets import LOADED_FILE_MODULE, AssetCheckDefinition, AssetDefinition
 from orchestrator.errors import DefinitionError, DefinitionsLoadError
 from orchestrator.graph import AssetGraph
 from orchestrator.io.base import IOManager
@@ -213,7 +213,7 @@ def _import_file(path: Path) -> Any:
     if not path.exists():
         raise DefinitionsLoadError(f"Definitions file '{path}' does not exist.")
     path = path.resolve()
-    name = f"_orch_defs_{path.stem}_{abs(hash(str(path))):x}"
+    name = f"{LOADED_FILE_MODULE}{path.stem}_{abs(hash(str(path))):x}"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)

@@ -127,3 +127,15 @@ def test_global_options_work_after_the_subcommand(tmp_path, storage_url):
 
     assert hoist_global_options(["runs", "show", "ID", "--home=h"]) == ["--home=h", "runs", "show", "ID"]
     assert hoist_global_options(["dbt", "--", "--defs", "x"]) == ["dbt", "--", "--defs", "x"]
+
+
+def test_errors_name_the_definitions_file_not_an_internal_module(tmp_path):
+    defs = tmp_path / "misspelled.py"
+    defs.write_text("from orchestrator import Definitions, asset\n\n"
+                    "@asset\ndef orders():\n    return 1\n\n"
+                    "@asset\ndef revenue(ordres):\n    return ordres\n\n"
+                    "defs = Definitions(assets=[orders, revenue])\n")
+    result = _orch(tmp_path, "assets", "list", defs=str(defs))
+    assert result.exit_code == 2
+    assert f"misspelled.revenue ({defs}:7)) depends on 'ordres'" in result.output
+    assert "_orch_defs" not in result.output and "Did you mean 'orders'?" in result.output
