@@ -122,6 +122,9 @@ class _Group(click.Group):
         except OrchestratorError as exc:
             render.error(str(exc))
             sys.exit(EXIT_ERROR)
+        except KeyboardInterrupt:  # Ctrl-C outside a run (loading definitions, a query): 130, as a shell does
+            render.error("Interrupted.")
+            sys.exit(EXIT_CANCELED)
 
 
 @click.group(cls=_Group)

@@ -154,7 +154,8 @@ def run_summary(summary: dict[str, Any]) -> None:
     parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     console.print(f"Run {summary['run_id']} [{style}]{summary['status']}[/]: {parts}")
     for key, cause in summary["errors"].items():
-        console.print(f"  [red]{_t(key)}[/]: {_t(cause)}", soft_wrap=True)
+        if summary["assets"].get(key) != "canceled":  # listed as they were canceled; counted above
+            console.print(f"  [red]{_t(key)}[/]: {_t(cause)}", soft_wrap=True)
 
 
 def lineage_tree(graph: AssetGraph, keys: Iterable[AssetKey]) -> None:

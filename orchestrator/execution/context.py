@@ -108,6 +108,9 @@ class BatchContext:
     def skipped(self, key: AssetKey, message: str) -> None:
         self.report(key, "skipped", message)
 
+    def canceled(self, key: AssetKey, message: str = "canceled while running") -> None:
+        self.report(key, "canceled", message)
+
     def check(self, key: AssetKey, name: str, passed: bool, blocking: bool, **metadata: Any) -> None:
         self.event(EventType.CHECK_RESULT, key, check=name, passed=passed, blocking=blocking,
                    metadata=metadata)

@@ -266,11 +266,21 @@ def _run_lone_step_inline(scheduler: _Scheduler, env: StepEnv, values: dict[Asse
     if cause is not None:
         _skip(scheduler, env, key, cause)
     else:
-        outcome = run_python_asset(env.graph.assets[key], env)
+        try:
+            outcome = run_python_asset(env.graph.assets[key], env)
+        except KeyboardInterrupt:  # Ctrl-C inside the function: it had started
+            _canceled_while_running(scheduler, env, key)
+            raise
         scheduler.record(outcome)
         values.update(outcome.values)
     scheduler.finish(step.key)
     return True
+
+
+def _canceled_while_running(scheduler: _Scheduler, env: StepEnv, key: AssetKey) -> None:
+    scheduler.status.setdefault(key, CANCELED)
+    scheduler.causes.setdefault(key, "the run was canceled while it ran")
+    env.event(EventType.STEP_CANCELED, key, "canceled while running")
 
 
 def _drain(running: dict[Future, Step], scheduler: _Scheduler, env: StepEnv, buffer: EventWriter,
@@ -293,9 +303,7 @@ def _drain(running: dict[Future, Step], scheduler: _Scheduler, env: StepEnv, buf
         pass
     for step in running.values():
         for key in step.assets:
-            scheduler.status.setdefault(key, CANCELED)
-            scheduler.causes.setdefault(key, "the run was canceled while it ran")
-            env.event(EventType.STEP_CANCELED, key, "canceled while running")
+            _canceled_while_running(scheduler, env, key)
     running.clear()
 
 
@@ -340,9 +348,8 @@ def _run_batch(step: Step, keys: tuple[AssetKey, ...], env: StepEnv, cancel: thr
             outcome.statuses[key] = status
             if cause:
                 outcome.causes[key] = cause
-            if status in (FAILED, SKIPPED):
-                env.event(EventType.STEP_FAILED if status == FAILED else EventType.STEP_SKIPPED,
-                          key, cause)
+            if status in (FAILED, SKIPPED, CANCELED):
+                env.event(_STATUS_EVENTS[status], key, cause)
 
     context = BatchContext(env.run_id, step.key, keys, env.partition, env.partition_range, cancel,
                            env.emit, report, env.resources)
@@ -361,11 +368,21 @@ def _run_batch(step: Step, keys: tuple[AssetKey, ...], env: StepEnv, cancel: thr
     for key in keys:
         if key not in outcome.statuses:
             report(key, CANCELED if cancel.is_set() else FAILED,
-                   "canceled" if cancel.is_set() else f"step '{step.key}' reported no result for '{key}'")
-    failed = [k for k in keys if outcome.statuses[k] != SUCCEEDED]
-    env.emit(Event(env.run_id, EventType.STEP_FAILED if failed else EventType.STEP_SUCCEEDED,
-                   time.time(), step_key=step.key, data={"seconds": time.time() - started}))
+                   "canceled while running" if cancel.is_set()
+                   else f"step '{step.key}' reported no result for '{key}'")
+    done = sum(1 for k in keys if outcome.statuses[k] == SUCCEEDED)
+    if cancel.is_set() and done < len(keys):
+        end, message = EventType.STEP_CANCELED, f"canceled while running ({done} of {len(keys)} assets done)"
+    elif done < len(keys):
+        end, message = EventType.STEP_FAILED, f"{len(keys) - done} of {len(keys)} assets did not succeed"
+    else:
+        end, message = EventType.STEP_SUCCEEDED, None
+    env.emit(Event(env.run_id, end, time.time(), step_key=step.key, message=message,
+                   data={"seconds": time.time() - started}))
     return outcome
+
+
+_STATUS_EVENTS = {FAILED: EventType.STEP_FAILED, SKIPPED: EventType.STEP_SKIPPED, CANCELED: EventType.STEP_CANCELED}
 
 
 def _collect(step: Step, future: Future, scheduler: _Scheduler, env: StepEnv, buffer: EventWriter,
