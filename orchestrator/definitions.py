@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.assets import LOADED_FILE_MODULE, AssetCheckDefinition, AssetDefinition
-from orchestrator.errors import DefinitionError, DefinitionsLoadError
+from orchestrator.errors import DefinitionError, DefinitionsLoadError, OrchestratorError
 from orchestrator.graph import AssetGraph
 from orchestrator.io.base import IOManager
 from orchestrator.keys import AssetKey
@@ -228,6 +228,10 @@ def _import_file(path: Path) -> Any:
         spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[name]
+        if isinstance(exc, OrchestratorError):  # our own errors say what and where: no traceback
+            lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+            where = f"{path}:{lines[-1]}" if lines else str(path)
+            raise DefinitionsLoadError(f"Loading definitions {where} failed: {exc}") from exc
         raise DefinitionsLoadError(
             f"Importing definitions file '{path}' failed:\n{_user_traceback(exc)}"
         ) from exc
