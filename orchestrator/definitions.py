@@ -39,6 +39,9 @@ class Definitions:
     `io_managers`; names left out get the defaults of the run (Parquet under ORCH_HOME, or in
     memory in the Python API). `root` is the project's directory: Python asset paths are made
     relative to it for `path:`.
+    `jobs`, `schedules` and `sensors` are what the daemon runs by itself (a job a schedule or sensor
+    names is added to `jobs`); `pools` maps pool names to their slots (a pool not named has 1);
+    `run_retries` (a RunRetryPolicy) re-queues failed runs of jobs that set none.
     """
 
     def __init__(
@@ -50,6 +53,11 @@ class Definitions:
         io_managers: Mapping[str, Any] | None = None,
         resources: Mapping[str, Any] | None = None,
         root: str | Path | None = None,
+        jobs: Iterable[Any] = (),
+        schedules: Iterable[Any] = (),
+        sensors: Iterable[Any] = (),
+        pools: Mapping[str, int] | None = None,
+        run_retries: Any = None,
     ) -> None:
         self.root = Path(root).resolve() if root else None
         found_assets: list[AssetDefinition] = []
@@ -67,6 +75,11 @@ class Definitions:
         self.resources, self.io_managers = _resources(io_managers or {}, resources or {})
         self.assets = tuple(bind_resources(_absorb_declared_sources(found_assets), self.resources))
         self.checks = tuple(found_checks)
+        from orchestrator.automation.registry import automation_registry  # no graph needed: cheap
+
+        self.jobs, self.schedules, self.sensors = automation_registry(jobs, schedules, sensors)
+        self.pools = {str(k): int(v) for k, v in (pools or {}).items()}
+        self.run_retries = run_retries
 
     def with_resources(self, resources: Mapping[str, Any]) -> Definitions:
         """The same definitions with these resources (and IO managers) added or replaced."""
@@ -75,7 +88,9 @@ class Definitions:
         kept_io = {k: v for k, v in self.io_managers.items() if k not in resources}
         others = {k: v for k, v in self.resources.items() if k not in self.io_managers}
         return Definitions(assets=[*self.assets, *self.checks], io_managers=kept_io,
-                           resources={**others, **resources}, root=self.root)
+                           resources={**others, **resources}, root=self.root, jobs=self.jobs.values(),
+                           schedules=self.schedules.values(), sensors=self.sensors.values(),
+                           pools=self.pools, run_retries=self.run_retries)
 
     def _relative(self, definition: AssetDefinition) -> AssetDefinition:
         if self.root is None or definition.path is None or not os.path.isabs(definition.path):

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from orchestrator.storage.sql import SqlEventStore
 
-from tests.pg import fresh_postgres_url
+from tests.pg import ALL_TABLES, fresh_postgres_url
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -31,6 +31,6 @@ def storage_url(request, tmp_path) -> str:
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
                               poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE runs, events, asset_latest, backfills, backfill_chunks, dynamic_partitions")
+        conn.exec_driver_sql(f"TRUNCATE {ALL_TABLES}")
     engine.dispose()
     return url

@@ -157,11 +157,13 @@ def materialize(
             resources=defs.resources,
             partition=partition,
             selection=selection,
+            exclude=exclude,
             max_concurrency=max_concurrency,
             executor=executor,
             tags=tags,
             keep_values=in_memory,
             listener=listener,
+            launched_by="api",
         )
 
 

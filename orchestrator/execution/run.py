@@ -15,6 +15,7 @@ from orchestrator.errors import ExecutionError
 from orchestrator.execution.context import BatchContext
 from orchestrator.execution.plan import Plan, Step
 from orchestrator.execution.run_resources import ResourceView, RunResources, opened
+from orchestrator.execution.versions import StampingWriter, VersionStamper
 from orchestrator.execution.python_step import (
     CANCELED, FAILED, SKIPPED, SUCCEEDED, StepEnv, StepOutcome, _error, run_python_asset,
 )
@@ -133,6 +134,7 @@ def execute_plan(
     partition: str | None = None,
     partition_range: PartitionRange | None = None,
     selection: str | None = None,
+    exclude: str | None = None,
     max_concurrency: int | None = None,
     executor: str = "thread",
     run_id: str | None = None,
@@ -140,8 +142,13 @@ def execute_plan(
     keep_values: bool = False,
     cancel: threading.Event | None = None,
     listener: Callable[[Event], None] | None = None,
+    queued: RunRecord | None = None,
+    launched_by: str | None = None,
 ) -> RunResult:
-    """Run every step of `run_plan`; Ctrl-C (KeyboardInterrupt) cancels the run cleanly."""
+    """Run every step of `run_plan`; Ctrl-C (KeyboardInterrupt) cancels the run cleanly.
+
+    `queued`: the record of a run taken from the queue (already marked running), executed under
+    its id instead of creating a new run."""
     if executor not in EXECUTORS:
         raise ExecutionError(f"Unknown executor '{executor}'. Use one of {EXECUTORS}.")
     if executor == "process" and any(isinstance(m, MemoryIOManager) for m in io_managers.values()):
@@ -149,16 +156,19 @@ def execute_plan(
     # IO managers are resources too; those given for this run win over same-named resources.
     run_resources = RunResources({**(resources or {}), **io_managers})
     _check_resources(run_plan, run_resources)
-    run_id = run_id or new_run_id()
+    run_id = queued.run_id if queued is not None else run_id or new_run_id()
     cancel = cancel or threading.Event()
     buffer = EventWriter(store)
     if listener is not None:
         buffer = _Tee(buffer, listener)
+    buffer = StampingWriter(buffer, VersionStamper(run_plan.source, store, run_plan.asset_keys))
     env = StepEnv(run_id, run_plan.source, ResourceView(run_resources, io_managers), run_resources,
                   partition, partition_range, buffer.add, keep_values, _previous_schemas(store, run_plan),
                   store.dynamic_partitions.add)
-    store.create_run(RunRecord(run_id, RunStatus.STARTED, selection, run_plan.asset_keys, partition,
-                               time.time(), tags=dict(tags or {})))
+    if queued is None:
+        store.create_run(RunRecord(run_id, RunStatus.RUNNING, selection, run_plan.asset_keys, partition,
+                                   time.time(), tags=dict(tags or {}), exclude=exclude,
+                                   launched_by=launched_by))
     buffer.add(Event(run_id, EventType.RUN_STARTED, time.time(),
                      data={"steps": len(run_plan.steps), "assets": len(run_plan.asset_keys)}))
     scheduler = _Scheduler(run_plan)
