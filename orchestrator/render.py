@@ -78,6 +78,7 @@ def run_row(run: RunRecord) -> dict[str, Any]:
         "run_id": run.run_id,
         "status": run.status.value,
         "selection": run.selection,
+        "exclude": run.exclude,
         "partition": run.partition,
         "assets": len(run.asset_keys),
         "started_at": _when(run.started_at),
@@ -90,15 +91,22 @@ def run_row(run: RunRecord) -> dict[str, Any]:
     }
 
 
+def selection_text(row: dict[str, Any]) -> str:
+    """The selection as it was typed: `+group:marts --exclude tag:slow` (`*` when none was)."""
+    text = row["selection"] or "*"
+    return f"{text} --exclude {row['exclude']}" if row.get("exclude") else text
+
+
 def runs_table(rows: list[dict[str, Any]]) -> None:
     table = Table()
     table.add_column("run_id", no_wrap=True, min_width=32)
-    for column in ("status", "selection", "assets", "started_at", "seconds"):
+    for column in ("status", "selection", "partition", "assets", "started_at", "seconds"):
         table.add_column(column)
     for row in rows:
         style = _STYLE.get(row["status"], "")
-        table.add_row(row["run_id"], f"[{style}]{row['status']}[/]", _t(row["selection"] or "*"),
-                      str(row["assets"]), row["started_at"] or "", str(row["seconds"] or ""))
+        table.add_row(row["run_id"], f"[{style}]{row['status']}[/]", _t(selection_text(row)),
+                      _t(row["partition"] or ""), str(row["assets"]), row["started_at"] or "",
+                      str(row["seconds"] or ""))
     console.print(table)
 
 
@@ -130,7 +138,8 @@ def run_show(detail: dict[str, Any]) -> None:
     run = detail["run"]
     style = _STYLE.get(run["status"], "")
     console.print(f"Run [bold]{run['run_id']}[/]: [{style}]{run['status']}[/] "
-                  f"({run['assets']} assets, {run['seconds']}s, selection {_t(run['selection'] or '*')})")
+                  f"({run['assets']} assets, {run['seconds']}s, selection {_t(selection_text(run))}"
+                  + (f", partition {_t(run['partition'])}" if run["partition"] else "") + ")")
     for row in detail["events"]:
         if row["type"] == "log" and row["data"].get("level") == "debug":
             continue

@@ -161,7 +161,7 @@ def _run_chunk(defs: Definitions, store: EventStore, record: BackfillRecord, chu
         plan(defs.graph, chunk.assets), store=store, io_managers=io_managers,
         resources={**defs.resources, **(resources or {})}, partition=partition,
         partition_range=partition_range if chunk.partitions > 1 else None,
-        selection=record.selection, max_concurrency=max_concurrency,
+        selection=record.selection, exclude=record.exclude, max_concurrency=max_concurrency,
         tags={"backfill": record.backfill_id, "chunk": str(chunk.seq)}, launched_by="backfill",
     )
     if result.status == RunStatus.CANCELED:

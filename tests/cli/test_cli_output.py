@@ -139,3 +139,20 @@ def test_errors_name_the_definitions_file_not_an_internal_module(tmp_path):
     assert result.exit_code == 2
     assert f"misspelled.revenue ({defs}:7)) depends on 'ordres'" in result.output
     assert "_orch_defs" not in result.output and "Did you mean 'orders'?" in result.output
+
+
+def test_runs_list_shows_the_selection_as_typed_and_the_partition(tmp_path):
+    _orch(tmp_path, "materialize", "--exclude", "group:broken tag:slow", defs=SHOP)
+    _orch(tmp_path, "materialize", "--select", "+group:marts", "--exclude", "tag:slow", defs=SHOP)
+    daily = str(FIXTURES / "defs" / "daily.py")
+    assert _orch(tmp_path, "materialize", "--select", "+sales", "--partition", "2024-03-02",
+                 defs=daily).exit_code == 0
+    listed = _orch(tmp_path, "runs", "list", defs=SHOP).output
+    assert "* --exclude group:broken tag:slow" in listed
+    assert "+group:marts --exclude tag:slow" in listed
+    assert "2024-03-02" in listed
+    rows = json.loads(_orch(tmp_path, "runs", "list", "--json", defs=SHOP).output)
+    assert [(r["selection"], r["exclude"], r["partition"]) for r in rows] == [
+        ("+sales", None, "2024-03-02"), ("+group:marts", "tag:slow", None), (None, "group:broken tag:slow", None)]
+    shown = _orch(tmp_path, "runs", "show", rows[1]["run_id"], defs=SHOP).output
+    assert "selection +group:marts --exclude tag:slow)" in shown
