@@ -14,6 +14,7 @@ from orchestrator.cli_options import emit, exclude_option, json_option, select_o
 from orchestrator.errors import OrchestratorError
 from orchestrator.execution.materialize import build_plan, load_dynamic_partitions, validate_partition
 from orchestrator.execution.run import execute_plan
+from orchestrator.execution.tally import RunTally
 from orchestrator.selection import resolve
 from orchestrator.storage.events import RunStatus
 from orchestrator.workspace import Workspace
@@ -109,16 +110,23 @@ def materialize(ws: Workspace, selection: str | None, exclude: str | None, parti
     load_dynamic_partitions(defs.graph, ws.store)
     run_plan = build_plan(defs, selection, exclude)
     partition = validate_partition(defs.graph, run_plan.asset_keys, partition)
+    tally = RunTally()
+
+    def listen(event: Any) -> None:
+        tally.on_event(event)
+        progress.on_event(event)
+
     with render.RunProgress(run_plan, enabled=not as_json) as progress:
         result = execute_plan(run_plan, store=ws.store, io_managers=ws.io_managers(),
                               resources=defs.resources, partition=partition, selection=selection,
                               exclude=exclude, max_concurrency=max_concurrency, executor=executor,
-                              listener=progress.on_event, launched_by="cli")
+                              listener=listen, launched_by="cli")
     summary = {
         "run_id": result.run_id,
         "status": result.status.value,
         "assets": {str(k): result.assets.get(k, "skipped") for k in run_plan.asset_keys},
         "errors": {str(k): v for k, v in result.causes.items()},
+        **tally.as_json(),
     }
     emit(summary, as_json, render.run_summary)
     if result.status == RunStatus.CANCELED:

@@ -169,6 +169,18 @@ def run_summary(summary: dict[str, Any]) -> None:
     for key, cause in summary["errors"].items():
         if summary["assets"].get(key) != "canceled":  # listed as they were canceled; counted above
             console.print(f"  [red]{_t(key)}[/]: {_t(cause)}", soft_wrap=True)
+    checks = summary.get("checks")
+    if checks and any(checks[k] for k in ("passed", "warned", "failed")):
+        console.print(f"Checks: {checks['passed']} passed, {checks['warned']} warned, "
+                      f"{checks['failed']} failed", markup=False)
+        for label in ("failed", "warned"):
+            for name in checks[f"{label}_checks"]:
+                console.print(f"  {label}: {name}", markup=False, soft_wrap=True)
+    steps = summary.get("steps") or []
+    if steps:
+        shown = ", ".join(f"{s['step']} {s['seconds']:.1f}s" for s in steps[:5])
+        more = f" (and {len(steps) - 5} more)" if len(steps) > 5 else ""
+        console.print(f"Steps: {len(steps)}; slowest: {shown}{more}", markup=False, soft_wrap=True)
 
 
 def lineage_tree(graph: AssetGraph, keys: Iterable[AssetKey]) -> None:

@@ -156,3 +156,14 @@ def test_runs_list_shows_the_selection_as_typed_and_the_partition(tmp_path):
         ("+sales", None, "2024-03-02"), ("+group:marts", "tag:slow", None), (None, "group:broken tag:slow", None)]
     shown = _orch(tmp_path, "runs", "show", rows[1]["run_id"], defs=SHOP).output
     assert "selection +group:marts --exclude tag:slow)" in shown
+
+
+def test_the_materialize_summary_counts_checks_and_times_steps(tmp_path):
+    out = _orch(tmp_path, "materialize", "--select", "+group:marts", "--exclude", "tag:slow", defs=SHOP).output
+    assert "Checks: 1 passed, 0 warned, 0 failed" in out
+    assert "Steps: 3; slowest: " in out and "revenue_by_customer" in out.split("Steps:")[1]
+    summary = json.loads(_orch(tmp_path, "materialize", "--select", "+group:marts", "--exclude", "tag:slow",
+                               "--json", defs=SHOP).output)
+    assert summary["checks"] == {"passed": 1, "warned": 0, "failed": 0, "failed_checks": [], "warned_checks": []}
+    assert {s["step"] for s in summary["steps"]} == {"orders", "customers", "revenue_by_customer"}
+    assert all(s["seconds"] >= 0 for s in summary["steps"])

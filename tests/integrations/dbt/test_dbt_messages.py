@@ -47,3 +47,17 @@ def test_a_canceled_dbt_step_is_canceled_with_a_message(full_run, lakehouse):
         (EventType.STEP_CANCELED, "canceled while running (0 of 1 assets done)")]
     asset_events = [(e.type, e.message) for e in events if e.asset_key == K("scenarios/slow_model")]
     assert asset_events == [(EventType.STEP_CANCELED, "canceled while running")]
+
+
+def test_the_run_tally_counts_dbt_tests_and_times_the_dbt_steps(full_run):
+    from orchestrator.execution.tally import RunTally
+
+    result, store = full_run
+    tally = RunTally()
+    for event in store.events(result.run_id):
+        tally.on_event(event)
+    summary = tally.as_json()
+    assert summary["checks"]["passed"] > 40 and summary["checks"]["failed"] == 0
+    assert "unique_stg_customers_email on staging/stg_customers" in summary["checks"]["warned_checks"]
+    steps = {s["step"]: s["seconds"] for s in summary["steps"]}
+    assert steps["dbt[0]"] > 0 and "revenue_forecast" in steps
