@@ -232,10 +232,12 @@ def _echo_column_edges(edges: list[dict[str, Any]], errors: list[dict[str, str]]
 def _core_commands() -> None:
     from orchestrator.cli_automation import assets_status, automation, schedules, sensors
     from orchestrator.cli_backfill import backfill, partitions
+    from orchestrator.cli_init import init
     from orchestrator.cli_runs import daemon, dev, runs_cancel, runs_launch, runs_reexecute
 
     main.add_command(backfill)
     main.add_command(partitions)
+    main.add_command(init)
     for command in (runs_launch, runs_cancel, runs_reexecute):
         runs.add_command(command)
     assets.add_command(assets_status)
