@@ -61,10 +61,10 @@ def _rows(ws: Any, kind: str) -> list[dict[str, Any]]:
 
 
 def _set_status(ws: Any, kind: str, name: str, status: str) -> None:
+    from orchestrator.automation.ticking import set_trigger_status
+
     _trigger(ws, kind, name)
-    ws.store.triggers.set_status(name, kind, status)
-    if status == "running":  # ticks count from now: a schedule started again does not replay its pause
-        ws.store.triggers.set_watermark(name, kind, time.time())
+    set_trigger_status(ws.store, name, kind, status, time.time())
     click.echo(f"{kind.capitalize()} '{name}' is {status}.")
 
 

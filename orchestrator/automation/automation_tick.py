@@ -56,7 +56,7 @@ def evaluate_now(defs: Definitions, store: EventStore, now: float | None = None,
 
 
 def run_automation(defs: Definitions, store: EventStore, now: float, owner: str,
-                   lease_seconds: float = 120.0) -> EvaluationRecord | None:
+                   lease_seconds: float = 30.0) -> EvaluationRecord | None:
     """One evaluation as the daemon does it (under a lease: one daemon at a time); None when another
     daemon holds the lease."""
     if store.triggers.acquire(AUTOMATION_LEASE, "automation", owner, lease_seconds) is None:

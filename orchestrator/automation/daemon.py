@@ -38,7 +38,8 @@ class DaemonOptions:
     poll_interval: float = 0.1
     max_concurrent_runs: int | None = None
     pools: dict[str, int] = field(default_factory=dict)
-    spares: int = 1
+    fork: bool = True
+    """Start run processes from a fork server that loaded the definitions once (else spawn each)."""
     catchup: dt.timedelta = DEFAULT_CATCHUP
     automation_interval: float = 30.0
     freshness_interval: float = 30.0
@@ -73,7 +74,7 @@ class Daemon:
             env["ORCH_EXECUTOR"] = self.options.executor
         if self.options.dask_address:
             env["ORCH_DASK_ADDRESS"] = self.options.dask_address
-        self.launcher = Launcher(ws.store, self.id, env, limits, spares=self.options.spares)
+        self.launcher = Launcher(ws.store, self.id, env, limits, ws.home, fork=self.options.fork)
         self.timeout = self.options.heartbeat_timeout or 2 * heartbeat_seconds() + 1.0
         self._unretryable: set[str] = set()
         self._next: dict[str, float] = {}
@@ -113,7 +114,7 @@ class Daemon:
     def automation_step(self) -> None:
         defs, store, now = self.ws.defs, self.ws.store, self.clock()
         for schedule in defs.schedules.values():
-            for tick in tick_schedule(defs, store, schedule, now, self.id, self.options.catchup):
+            for tick in tick_schedule(defs, store, schedule, now, self.options.catchup):
                 self.log(f"schedule {schedule.name}: tick {dt.datetime.fromtimestamp(tick.tick_at).isoformat()} "
                          f"{tick.status.value}{': ' + (tick.error or tick.skip_reason or '') if tick.error or tick.skip_reason else ''}"
                          f"{' -> ' + ', '.join(r[:8] for r in tick.run_ids) if tick.run_ids else ''}")

@@ -117,7 +117,7 @@ class _View:
         self.definition = graph.assets[key]
         self.info = index.get(key, partition)
         self.state = snapshot.states.get(key)
-        self.parents = sorted(graph.parents(key), key=str)
+        self.parents = sorted(graph.inputs(key), key=str)
         self._parent_info = {p: index.get(p, partition if graph.assets[p].partitions else None) for p in self.parents}
         self.now = dt.datetime.fromtimestamp(snapshot.now, dt.timezone.utc)
 

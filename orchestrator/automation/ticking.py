@@ -34,6 +34,15 @@ def effective_status(state: TriggerState | None, default: str) -> str:
     return state.status if state is not None and state.status else default
 
 
+def set_trigger_status(store: EventStore, name: str, type_: str, status: str, now: float) -> TriggerState:
+    """Start or stop a schedule or sensor (persisted). Started, its ticks count from `now`: a
+    schedule started again does not replay the ticks of its pause."""
+    state = store.triggers.set_status(name, type_, status)
+    if status == RUNNING:
+        store.triggers.set_watermark(name, type_, now)
+    return state
+
+
 def _utc(ts: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc)
 
@@ -71,34 +80,30 @@ def run_schedule_tick(defs: Definitions, store: EventStore, schedule: ScheduleDe
 
 
 def tick_schedule(defs: Definitions, store: EventStore, schedule: ScheduleDefinition, now: float,
-                  owner: str, catchup: dt.timedelta = DEFAULT_CATCHUP) -> list[Tick]:
+                  catchup: dt.timedelta = DEFAULT_CATCHUP) -> list[Tick]:
     """What the daemon does for a schedule at `now`: the ticks due since its watermark, each once;
-    ticks missed beyond the catch-up window are recorded as one skipped tick."""
-    state = store.triggers.acquire(schedule.name, SCHEDULE, owner, seconds=60)
-    if state is None:
-        return []  # another daemon holds it
-    try:
-        if effective_status(state, schedule.default_status) != RUNNING or state.last_tick_at is None:
-            # stopped, or just started: the watermark follows the clock, so nothing is replayed
-            store.triggers.set_watermark(schedule.name, SCHEDULE, now)
-            return []
-        due, missed = schedule.due_ticks(state.last_tick_at, now, catchup)
-        done: list[Tick] = []
-        if missed:
-            skipped = Tick(schedule.name, SCHEDULE, state.last_tick_at + 1e-6, TickStatus.SKIPPED, time.time(),
-                           skip_reason=f"{missed} tick(s) were due while no daemon ran, longer ago than the "
-                                       f"catch-up window ({catchup}); they were not run")
-            stored = store.triggers.commit_tick(skipped)
-            if stored is not None:
-                done.append(stored)
-        for tick in due:
-            stored = run_schedule_tick(defs, store, schedule, tick, watermark=tick.timestamp())
-            if stored is not None:
-                done.append(stored)
+    ticks missed beyond the catch-up window are recorded as one skipped tick. No lease is needed:
+    a tick is unique per (schedule, instant), so two daemons ticking at once store it once."""
+    state = store.triggers.states().get(schedule.name)
+    if effective_status(state, schedule.default_status) != RUNNING or state is None or state.last_tick_at is None:
+        # stopped, or just started: the watermark follows the clock, so nothing is replayed
         store.triggers.set_watermark(schedule.name, SCHEDULE, now)
-        return done
-    finally:
-        store.triggers.release(schedule.name, owner)
+        return []
+    due, missed = schedule.due_ticks(state.last_tick_at, now, catchup)
+    done: list[Tick] = []
+    if missed:
+        skipped = Tick(schedule.name, SCHEDULE, state.last_tick_at + 1e-6, TickStatus.SKIPPED, time.time(),
+                       skip_reason=f"{missed} tick(s) were due while no daemon ran, longer ago than the "
+                                   f"catch-up window ({catchup}); they were not run")
+        stored = store.triggers.commit_tick(skipped)
+        if stored is not None:
+            done.append(stored)
+    for tick in due:
+        stored = run_schedule_tick(defs, store, schedule, tick, watermark=tick.timestamp())
+        if stored is not None:
+            done.append(stored)
+    store.triggers.set_watermark(schedule.name, SCHEDULE, now)
+    return done
 
 
 def tick_schedule_at(defs: Definitions, store: EventStore, schedule: ScheduleDefinition,
@@ -224,7 +229,7 @@ def run_sensor_tick(defs: Definitions, store: EventStore, sensor: SensorDefiniti
 def tick_sensor(defs: Definitions, store: EventStore, sensor: SensorDefinition, now: float, owner: str,
                 force: bool = False) -> Tick | None:
     """Evaluate the sensor if it is running and its interval has passed (or `force`)."""
-    state = store.triggers.acquire(sensor.name, SENSOR, owner, seconds=sensor.timeout_seconds + 60)
+    state = store.triggers.acquire(sensor.name, SENSOR, owner, seconds=sensor.timeout_seconds + 5)
     if state is None:
         return None
     try:

@@ -29,10 +29,11 @@ def pid_alive(pid: int) -> bool:
 
 def dead_runs(active: Iterable[RunRecord], now: float, timeout: float, host: str,
               alive: Callable[[int], bool] = pid_alive, live_daemons: set[str] | None = None,
-              ) -> list[tuple[RunRecord, str | None]]:
-    """(run, cause) for each launched run whose process is gone: on this host, its pid no longer
-    exists; anywhere, it has not heartbeaten for `timeout` seconds. A cause of None: the run was
-    claimed but never got a process (its daemon stopped), so it goes back to the queue."""
+              start_timeout: float = 120.0) -> list[tuple[RunRecord, str | None]]:
+    """(run, cause) for each launched run whose process is gone. On this host the pid tells (a busy
+    process is not a dead one); on another host, a heartbeat older than `timeout` seconds does, or
+    for a run still starting, `start_timeout`. A cause of None: the run was claimed but never got a
+    process (its daemon stopped first), so it goes back to the queue."""
     found: list[tuple[RunRecord, str | None]] = []
     for run in active:
         if run.status not in (RunStatus.STARTING, RunStatus.RUNNING):
@@ -41,9 +42,12 @@ def dead_runs(active: Iterable[RunRecord], now: float, timeout: float, host: str
             if run.status == RunStatus.STARTING and live_daemons is not None and run.claimed_by not in live_daemons:
                 found.append((run, None))
             continue
-        if run.host == host and not alive(run.pid):
-            found.append((run, f"its process {run.pid} on {host} is gone (killed or crashed)"))
-        elif run.heartbeat_at is not None and now - run.heartbeat_at > timeout:
+        if run.host == host:
+            if not alive(run.pid):
+                found.append((run, f"its process {run.pid} on {host} is gone (killed or crashed)"))
+            continue
+        limit = timeout if run.status == RunStatus.RUNNING else start_timeout
+        if run.heartbeat_at is not None and now - run.heartbeat_at > limit:
             found.append((run, f"no heartbeat from its process {run.pid} on {run.host} for "
                                f"{now - run.heartbeat_at:.0f} s (the process or its host is gone)"))
     return found

@@ -1,13 +1,12 @@
-"""The process that executes one queued run.
+"""Executing one queued run in its own process.
 
-    python -m orchestrator.launch.worker RUN_ID      # execute it now
-    python -m orchestrator.launch.worker --spare     # load the definitions, then read RUN_ID on stdin
+    python -m orchestrator.launch.worker RUN_ID
 
-The workspace comes from ORCH_DEFS, ORCH_HOME and ORCH_STORAGE_URL (the daemon sets them), the
-executor from ORCH_EXECUTOR (thread | process | dask) and ORCH_DASK_ADDRESS. While the run goes on, a
-thread heartbeats the run's row and turns a cancel request into a clean cancel. A spare (started
-ahead of time, definitions loaded) takes a run at once; if the project's code changed since it
-loaded, it re-executes itself fresh first.
+The daemon starts run processes through its fork server (forkserver.py), which calls
+`execute_queued` in a forked child; this entry point is the same without the fork server. The
+workspace comes from ORCH_DEFS, ORCH_HOME and ORCH_STORAGE_URL (the daemon sets them), the executor
+from ORCH_EXECUTOR (thread | process | dask) and ORCH_DASK_ADDRESS. While the run goes on, a thread
+heartbeats the run's row and turns a cancel request into a clean cancel.
 """
 
 from __future__ import annotations
@@ -37,7 +36,8 @@ def heartbeat_seconds() -> float:
 
 
 class Heartbeat:
-    """Beats the run's row every `interval` seconds; a cancel request sets `cancel`."""
+    """Beats the run's row every `interval` seconds; a cancel request sets `cancel` and interrupts the
+    main thread, exactly as Ctrl-C would."""
 
     def __init__(self, store: EventStore, run_id: str, cancel: threading.Event, interval: float) -> None:
         self._store, self._run_id, self._cancel, self._interval = store, run_id, cancel, interval
@@ -55,8 +55,9 @@ class Heartbeat:
     def _beat(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                if self._store.queue.heartbeat(self._run_id):
+                if self._store.queue.heartbeat(self._run_id) and not self._cancel.is_set():
                     self._cancel.set()
+                    os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C: a step in the main thread stops too
             except Exception as exc:  # a store hiccup: the next beat tries again
                 print(f"orch worker: heartbeat of run {self._run_id} failed: {exc}", file=sys.stderr)
 
@@ -97,7 +98,7 @@ def execute_queued(ws: Workspace, run_id: str, load_error: BaseException | None 
     return result.status
 
 
-def _project_files(root: Path | None) -> dict[str, float]:
+def project_files(root: Path | None) -> dict[str, float]:
     """Modification times of the loaded modules that live in the project."""
     if root is None:
         return {}
@@ -112,7 +113,7 @@ def _project_files(root: Path | None) -> dict[str, float]:
     return found
 
 
-def _changed(files: dict[str, float]) -> bool:
+def changed_files(files: dict[str, float]) -> bool:
     for path, mtime in files.items():
         try:
             if os.stat(path).st_mtime != mtime:
@@ -122,35 +123,19 @@ def _changed(files: dict[str, float]) -> bool:
     return False
 
 
-def _terminate_as_interrupt(signum: int, frame: object) -> None:
+def terminate_as_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # execute_plan turns it into a clean cancel
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    signal.signal(signal.SIGTERM, _terminate_as_interrupt)
-    ws = Workspace(None, None, None)
-    if args == ["--spare"]:
-        load_error: BaseException | None = None
-        try:
-            ws.defs, ws.store  # noqa: B018 - load now, before a run is handed over
-        except BaseException as exc:  # reported on the run it is handed
-            load_error = exc
-        files = _project_files(ws.defs.root if load_error is None else None)
-        print("ready", flush=True)
-        line = sys.stdin.readline().strip()
-        if not line:
-            return 0
-        if _changed(files):
-            os.execv(sys.executable, [sys.executable, "-m", "orchestrator.launch.worker", line])
-        args = [line]
-    else:
-        load_error = None
     if len(args) != 1 or args[0].startswith("-"):
-        print("usage: python -m orchestrator.launch.worker RUN_ID | --spare", file=sys.stderr)
+        print("usage: python -m orchestrator.launch.worker RUN_ID", file=sys.stderr)
         return 2
+    signal.signal(signal.SIGTERM, terminate_as_interrupt)
+    ws = Workspace(None, None, None)
     try:
-        execute_queued(ws, args[0], load_error)
+        execute_queued(ws, args[0])
     except KeyboardInterrupt:
         return 130
     finally:

@@ -49,16 +49,6 @@ def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return _emptied(request.getfixturevalue("postgres_engine"))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A brand-new SQL database that no store has opened yet."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-    else:
-        with fresh_postgres_url() as url:
-            yield url
-
-
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
     if request.param == "memory":
