@@ -14,7 +14,9 @@ from typing import Any
 from orchestrator.errors import ExecutionError
 from orchestrator.execution.context import BatchContext
 from orchestrator.execution.plan import Plan, Step
-from orchestrator.execution.run_resources import ResourceView, RunResources, opened
+from orchestrator.execution.run_resources import (
+    ResourceView, RunResources, check_resources, opened, used_resources,
+)
 from orchestrator.execution.versions import StampingWriter, VersionStamper
 from orchestrator.execution.python_step import (
     CANCELED, FAILED, SKIPPED, SUCCEEDED, StepEnv, StepOutcome, _error, run_python_asset,
@@ -155,7 +157,7 @@ def execute_plan(
         raise ExecutionError("The process executor cannot share in-memory IO managers; use Parquet.")
     # IO managers are resources too; those given for this run win over same-named resources.
     run_resources = RunResources({**(resources or {}), **io_managers})
-    _check_resources(run_plan, run_resources)
+    check_resources(run_plan, run_resources)
     run_id = queued.run_id if queued is not None else run_id or new_run_id()
     cancel = cancel or threading.Event()
     buffer = EventWriter(store)
@@ -176,7 +178,7 @@ def execute_plan(
     workers = max_concurrency or min(32, (multiprocessing.cpu_count() or 1) + 4)
     try:
         if executor == "process":  # set up before the workers fork, so they share one setup
-            run_resources.open_all(_used_resources(run_plan))
+            run_resources.open_all(used_resources(run_plan))
         _drive(scheduler, env, buffer, cancel, workers, executor, values)
     except KeyboardInterrupt:
         cancel.set()
@@ -187,32 +189,6 @@ def execute_plan(
     store.finish_run(run_id, status, time.time())
     return RunResult(run_id, status, dict(scheduler.status), dict(scheduler.causes),
                      io_managers, run_plan.source, partition, values)
-
-
-def _used_resources(run_plan: Plan) -> set[str]:
-    """What the plan's Python steps use: their resource parameters and the IO managers of their
-    assets and their upstream assets."""
-    graph = run_plan.source
-    used: set[str] = set()
-    for step in run_plan.steps:
-        if step.runner is None:
-            definition = graph.assets[step.assets[0]]
-            used.update(definition.resource_parameters)
-            used.add(definition.io_manager)
-            used.update(graph.assets[d.key].io_manager for d in definition.deps if d.key in graph.assets)
-    return used
-
-
-def _check_resources(run_plan: Plan, resources: RunResources) -> None:
-    graph = run_plan.source
-    missing = sorted(
-        (str(key), name) for step in run_plan.steps if step.runner is None for key in step.assets
-        for name in graph.assets[key].resource_parameters if name not in resources
-    )
-    if missing:
-        needs = ", ".join(f"'{key}' needs resource '{name}'" for key, name in missing)
-        raise ExecutionError(f"Missing resources: {needs}. Give them in Definitions(resources=...) "
-                             f"or materialize(..., resources=...). Known: {sorted(resources)}.")
 
 
 def _previous_schemas(store: EventStore, run_plan: Plan) -> dict[tuple[AssetKey, str | None], Any]:

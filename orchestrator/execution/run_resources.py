@@ -11,9 +11,12 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from orchestrator.errors import ResourceError, did_you_mean
+from orchestrator.errors import ExecutionError, ResourceError, did_you_mean
+
+if TYPE_CHECKING:
+    from orchestrator.execution.plan import Plan
 
 
 def has_lifecycle(value: Any) -> bool:
@@ -134,3 +137,29 @@ def opened(name: str, value: Any) -> Iterator[Any]:
         return
     with value.for_run(name) as ready:
         yield ready
+
+
+def used_resources(run_plan: Plan) -> set[str]:
+    """What the plan's Python steps use: their resource parameters and the IO managers of their
+    assets and their upstream assets."""
+    graph = run_plan.source
+    used: set[str] = set()
+    for step in run_plan.steps:
+        if step.runner is None:
+            definition = graph.assets[step.assets[0]]
+            used.update(definition.resource_parameters)
+            used.add(definition.io_manager)
+            used.update(graph.assets[d.key].io_manager for d in definition.deps if d.key in graph.assets)
+    return used
+
+
+def check_resources(run_plan: Plan, resources: RunResources) -> None:
+    graph = run_plan.source
+    missing = sorted(
+        (str(key), name) for step in run_plan.steps if step.runner is None for key in step.assets
+        for name in graph.assets[key].resource_parameters if name not in resources
+    )
+    if missing:
+        needs = ", ".join(f"'{key}' needs resource '{name}'" for key, name in missing)
+        raise ExecutionError(f"Missing resources: {needs}. Give them in Definitions(resources=...) "
+                             f"or materialize(..., resources=...). Known: {sorted(resources)}.")
