@@ -44,7 +44,7 @@ def test_a_step_running_in_a_chain_is_canceled_while_running_and_listed_once(tmp
     assert code == 130, err
     assert "canceled  slow_mart: canceled while running" in out
     assert "before it started" not in out
-    assert out.count("canceled  slow_mart") == 1 and "  slow_mart:" not in out, out  # not re-listed as an error
+    assert out.count("canceled  slow_mart") == 1 and "\n  slow_mart:" not in out, out  # not re-listed as an error
     assert "1 canceled, 1 succeeded" in out
 
 
