@@ -38,7 +38,7 @@ class AssetGraph:
         self._by_name: dict[str, list[AssetKey]] | None = None
         self._checks_by_asset: dict[AssetKey, list[AssetCheckDefinition]] | None = None
         self._order: tuple[AssetKey, ...] | None = None
-        self._inputs: dict[AssetKey, frozenset[AssetKey]] = {}
+        self._inputs: dict[AssetKey, tuple[AssetKey, ...]] = {}
 
     @classmethod
     def _from_parts(
@@ -182,10 +182,10 @@ class AssetGraph:
         wanted = set(keys)
         return [k for k in nx.lexicographical_topological_sort(self._dag, key=str) if k in wanted]
 
-    def inputs(self, key: AssetKey) -> frozenset[AssetKey]:
-        """The upstream assets whose data `key` reads: its parents, looking through assets that are
-        never materialized but have parents of their own (dbt's ephemeral models). External assets
-        (sources, AssetSpec without deps) stay: they have data, just not ours to make."""
+    def inputs(self, key: AssetKey) -> tuple[AssetKey, ...]:
+        """The upstream assets whose data `key` reads, sorted: its parents, looking through assets that
+        are never materialized but have parents of their own (dbt's ephemeral models). External assets
+        (sources, AssetSpec) stay: they have data, just not ours to make."""
         found = self._inputs.get(key)
         if found is None:
             result: set[AssetKey] = set()
@@ -193,10 +193,10 @@ class AssetGraph:
                 definition = self._assets[parent]
                 if not definition.executable and definition.resource_type not in ("source", "external") \
                         and self._dag.in_degree(parent):
-                    result |= self.inputs(parent)
+                    result.update(self.inputs(parent))
                 else:
                     result.add(parent)
-            found = self._inputs[key] = frozenset(result)
+            found = self._inputs[key] = tuple(sorted(result, key=str))
         return found
 
     def order(self) -> tuple[AssetKey, ...]:

@@ -13,6 +13,7 @@ itself fresh before forking, so a run never executes stale code.
 
 from __future__ import annotations
 
+import gc
 import os
 import select
 from collections import deque
@@ -90,6 +91,10 @@ def _warm(ws: Workspace) -> None:
     ws.io_managers()
     ws.close()
     ws._store = None
+    for runner in {id(a.runner): a.runner for a in ws.defs.assets if a.runner is not None}.values():
+        prepare = getattr(runner, "prepare_process", None)  # e.g. dbt: import dbt once, not per run
+        if prepare is not None:
+            prepare()
 
 
 def _requests(stdin_fd: int, first: str | None) -> Iterator[str]:
@@ -122,8 +127,9 @@ def serve(first: str | None = None) -> int:
     ws = Workspace(None, None, None)
     load_error: BaseException | None = None
     try:
-        ws.defs  # noqa: B018 - load now, once, before any fork
+        ws.defs.graph  # noqa: B018 - load now, once, before any fork
         _warm(ws)
+        gc.freeze()  # children never touch these objects' GC headers: their pages stay shared
     except BaseException as exc:  # every run handed over is failed with it
         load_error = exc
     files = project_files(ws.defs.root if load_error is None else None)
