@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
 ARCHITECTURE = (REPO / "ARCHITECTURE.md").read_text()
 # Rooms their owners describe when they land: their modules are not listed one by one yet.
-ROOMS = ("orchestrator/automation/", "orchestrator/launch/", "orchestrator/web/", "orchestrator/execution/executors/")
+ROOMS = ("orchestrator/web/", "orchestrator/execution/executors/")
 
 
 def _section(text: str, title: str) -> str:
