@@ -6,6 +6,7 @@ the same `NodeFinished` payload (`node_info` + `run_result`).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -20,6 +21,7 @@ NODE_LOG_LINES = frozenset({"LogStartLine", "LogModelResult", "LogTestResult", "
                             "LogSnapshotResult", "LogHookStartLine", "LogHookEndLine"})
 """dbt's console lines about each node (`1 of 5 START ...`, `1 of 5 OK created ...`): kept as logs."""
 LEVELS = {"debug": "debug", "info": "info", "warn": "warning", "warning": "warning", "error": "error"}
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # dbt colours its console lines
 
 
 def keeps_log(name: str, level: str) -> bool:
@@ -51,7 +53,7 @@ class NodeResultHandler:
             return
         key = self.nodes.key_of.get(unique_id or "")
         check = self.nodes.check_of.get(unique_id or "")
-        self.context.event(EventType.LOG, key or (check.asset if check else None), message,
+        self.context.event(EventType.LOG, key or (check.asset if check else None), ANSI.sub("", message),
                            level=LEVELS.get(level, "info"), source="dbt", dbt_event=name)
 
     def node_finished(self, node_info: Mapping[str, Any], run_result: Mapping[str, Any]) -> None:

@@ -66,8 +66,13 @@ export function assetHref(key) {
   return "/assets/" + key.split("/").map(encodeURIComponent).join("/");
 }
 
+// A key that may wrap after each "/" when its column is narrow (<wbr>: copying it gives the key).
+export function breakable(key) {
+  return key.split("/").flatMap((part, i) => (i ? ["/", h("wbr"), part] : [part]));
+}
+
 export function assetLink(key, text) {
-  return h("a", { href: assetHref(key), "data-link": "", class: "asset-key" }, text ?? key);
+  return h("a", { href: assetHref(key), "data-link": "", class: "asset-key" }, text ?? breakable(key));
 }
 
 export function runHref(runId) {
