@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from orchestrator.errors import DefinitionError
+from orchestrator.hints import ComputeHints
 from orchestrator.keys import AssetKey
 from orchestrator.partitions import BackfillPolicy, PartitionRange, PartitionsDefinition
 
@@ -106,6 +107,8 @@ class AssetDefinition:
     """How backfills split a range for this asset; None: the default for its kind."""
     range_parameter: str | None = None
     """The parameter (annotated PartitionRange) that receives the range a run covers."""
+    hints: ComputeHints | None = None
+    """Cores, memory and worker tag the step needs (the Dask executor maps them to Dask resources)."""
 
     def effective_backfill_policy(self, io_writes_ranges: bool = False) -> BackfillPolicy:
         """Explicit policy, else one run for the whole range for batch runners (dbt), functions that
@@ -229,6 +232,7 @@ def asset(
     backfill_policy: BackfillPolicy | None = None,
     partition_mappings: Mapping[str, Any] | None = None,
     column_lineage: Mapping[str, Any] | None = None,
+    hints: ComputeHints | Mapping[str, Any] | None = None,
 ) -> Any:
     """Declare a Python function as an asset; its parameter names are its upstream assets.
 
@@ -263,6 +267,7 @@ def asset(
         param_deps = tuple(replace(d, mapping=mappings.get(d.parameter) or mappings.get(str(d.key)))
                            for d in param_deps)
         retry_policy = RetryPolicy(retry) if isinstance(retry, int) else (retry or RetryPolicy())
+        compute_hints = ComputeHints.coerce(hints)
         return AssetDefinition(
             key=AssetKey((*prefix, name or func.__name__)),
             kind=PYTHON,
@@ -285,6 +290,7 @@ def asset(
             schema_change=schema_change,
             backfill_policy=backfill_policy,
             range_parameter=range_parameter,
+            hints=compute_hints,
         )
 
     return build(fn) if fn is not None else build
