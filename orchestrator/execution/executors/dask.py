@@ -106,7 +106,7 @@ def _cores() -> int:
 def _dask_task(task: StepTask, payload: bytes) -> TaskResult:
     """The task every step becomes; runs on a worker."""
     worker = get_worker()
-    return run_step(task, payload, lambda message: worker.log_event(TOPIC, message))
+    return run_step(task, payload, lambda message: worker.log_event(TOPIC, message), worker.address)
 
 
 @dataclass

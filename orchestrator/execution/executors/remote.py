@@ -86,8 +86,8 @@ class _TaskEvents:
     """One attempt's events: published in batches (at least every STREAM_EVERY_SECONDS while it
     runs), or appended to the store by the worker's writer."""
 
-    def __init__(self, run: _WorkerRun, task: StepTask, publish: Publish | None) -> None:
-        self.run, self.task, self.publish = run, task, publish
+    def __init__(self, run: _WorkerRun, task: StepTask, publish: Publish | None, worker: str) -> None:
+        self.run, self.task, self.publish, self.worker = run, task, publish, worker
         self.lock = threading.Lock()
         self.pending: list[Event] = []
         self.shown: list[Event] = []
@@ -96,6 +96,9 @@ class _TaskEvents:
     def add(self, event: Event) -> None:
         if self.run.finished:  # the run's process has moved on: nothing more is recorded
             return
+        if event.type == EventType.STEP_STARTED:  # where it ran, for `orch runs show` and the UI
+            event = dataclasses.replace(event, data={**event.data, "worker": self.worker, "pid": os.getpid(),
+                                                     "attempt": self.task.attempt})
         if self.run.writer is not None:
             self.run.writer.add(event)
             if self.run.payload.return_events:
@@ -206,10 +209,12 @@ def _worker_run(run_id: str, payload: bytes | Callable[[], bytes]) -> _WorkerRun
     return run
 
 
-def run_step(task: StepTask, payload: bytes | Callable[[], bytes], publish: Publish | None) -> TaskResult:
-    """Run one step of a run on this worker and return its outcome (values stay in IO managers)."""
+def run_step(task: StepTask, payload: bytes | Callable[[], bytes], publish: Publish | None,
+             worker: str) -> TaskResult:
+    """Run one step of a run on this worker (`worker`: its address) and return its outcome; values
+    stay in the IO managers."""
     run = _worker_run(task.run_id, payload)
-    events = _TaskEvents(run, task, None if run.payload.direct else publish)
+    events = _TaskEvents(run, task, None if run.payload.direct else publish, worker)
     if run.payload.direct and publish is not None:  # its events go to the store: say it began
         publish({"run": task.run_id, "token": task.token, "started": 1})
     env = dataclasses.replace(run.env, emit=events.add)
