@@ -41,5 +41,5 @@ def test_the_demo_lakehouse_runs_on_dask_from_the_cli(tmp_path, dask_dirs):
     dbt_models = {k for k in summary["assets"] if k.startswith(("staging/", "marts/"))}
     assert set(dbt_steps[0].data["assets"]) == dbt_models and len(dbt_models) == 4
 
-    forecast = ParquetIOManager(home / "files").read(InputContext(AssetKey.parse("revenue_forecast")))
+    forecast = ParquetIOManager(home / "storage").read(InputContext(AssetKey.parse("revenue_forecast")))
     assert forecast.num_rows > 0
