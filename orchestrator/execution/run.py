@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -183,6 +184,7 @@ def _fail_unstarted(scheduler: _Scheduler, env: StepEnv, cause: str) -> None:
 def _drive(scheduler: _Scheduler, env: StepEnv, cancel: threading.Event,
            pool: StepPool, values: dict[AssetKey, Any]) -> None:
     running: dict[Future, Step] = {}
+    finished: queue.SimpleQueue[Future] = queue.SimpleQueue()  # O(1) per step, however many run
     try:
         while (scheduler.ready or running) and not cancel.is_set():
             if pool.inline and not running and _run_lone_step_inline(scheduler, env, values):
@@ -191,12 +193,16 @@ def _drive(scheduler: _Scheduler, env: StepEnv, cancel: threading.Event,
                 step = scheduler.steps[scheduler.ready.pop()]
                 keys = _runnable(step, scheduler, env)
                 if keys:
-                    running[pool.submit(step, keys)] = step
+                    future = pool.submit(step, keys)
+                    running[future] = step
+                    future.add_done_callback(finished.put)
                 else:
                     scheduler.finish(step.key)
             if not running:
                 continue
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            done = [finished.get()]
+            while not finished.empty():
+                done.append(finished.get())
             for future in done:
                 step = running.pop(future)
                 _collect(step, future, scheduler, env, values)

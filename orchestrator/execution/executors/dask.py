@@ -35,7 +35,7 @@ from distributed.system import MEMORY_LIMIT
 from orchestrator.errors import ExecutionError
 from orchestrator.execution.executors.base import RunScope, StepExecutor, StepPool, refuse_memory_io
 from orchestrator.execution.executors.remote import (
-    RunPayload, StepTask, TaskResult, cancel_run, forget_run, loads_events, run_environ, run_step, shippable,
+    RunPayload, StepTask, TaskResult, cancel_run, forget_run, loads, run_environ, run_step, shippable,
 )
 from orchestrator.execution.plan import Step
 from orchestrator.execution.python_step import CANCELED, StepOutcome
@@ -46,7 +46,7 @@ from orchestrator.storage.events import EventType
 
 TOPIC = "orch-events"
 MAX_REQUEUES = 3  # times a step assigned to a worker that died before it began is sent elsewhere
-EVENT_WAIT_SECONDS = 30.0  # the longest a result waits for its step's last event batch
+RESULT_WAIT_SECONDS = 2.0  # a finished task's result message is normally there first
 _BROADCAST_TIMEOUT = 5
 
 
@@ -130,7 +130,6 @@ class DaskPool(StepPool):
         self.closed = False
         self._lock = threading.Condition()
         self._futures: dict[str, tuple[Any, _Attempt]] = {}
-        self._received: dict[str, int] = {}
         self._started: set[str] = set()  # attempts whose worker began them (events came back)
         self._done: queue.Queue = queue.Queue()
         self._workers: dict[str, Any] = {}
@@ -201,66 +200,60 @@ class DaskPool(StepPool):
     # -- results ------------------------------------------------------------------------------------
 
     def _on_events(self, event: tuple[float, dict[str, Any]]) -> None:
-        """Event batches published by workers, in the order they were sent (the scheduler's loop)."""
+        """Messages workers publish, in the order they sent them (on the client's event loop): event
+        batches, and last the attempt's result, which settles the step at once."""
         message = event[1]
         if message.get("run") != self.run_id or self.closed:
             return
         token = message["token"]
         if "events" in message:
-            self.scope.buffer.add_many(loads_events(message["events"]))
+            self.scope.buffer.add_many(loads(message["events"]))
+        if "result" not in message:
+            with self._lock:
+                self._started.add(token)
+            return
         with self._lock:
-            self._started.add(token)
-            if "events" in message:
-                self._received[token] = self._received.get(token, 0) + 1
-            self._lock.notify_all()
+            self._started.discard(token)
+            _, attempt = self._futures.pop(token, (None, None))
+        if attempt is not None:
+            self._deliver(attempt, loads(message["result"]))
+
+    def _deliver(self, attempt: _Attempt, result: TaskResult) -> None:
+        if self.scope.listener is not None:
+            for shown in result.events:
+                self.scope.listener(shown)
+        if not attempt.outcome.done():
+            attempt.outcome.set_result(result.outcome)
 
     def _collect_forever(self) -> None:
         while True:
-            first = self._done.get()
-            if first is None:
+            future = self._done.get()
+            if future is None:
                 return
-            batch = [first]
-            with_more = True
-            while with_more:
-                try:
-                    item = self._done.get_nowait()
-                except queue.Empty:
-                    with_more = False
-                    continue
-                if item is None:
-                    self._done.put(None)
-                    with_more = False
-                else:
-                    batch.append(item)
-            self._collect(batch)
-
-    def _collect(self, futures: list[Any]) -> None:
-        finished = [f for f in futures if f.status == "finished"]
-        results: list[Any] = []
-        if finished:
-            try:
-                results = self.client.gather(finished, errors="skip") if len(finished) > 1 else [finished[0].result()]
-            except Exception as exc:  # fetching from a worker that just died: judged one by one below
-                results = [exc] * len(finished)
-        by_key = dict(zip([f.key for f in finished], results, strict=False))
-        for future in futures:
             with self._lock:
-                _, attempt = self._futures.pop(future.key, (None, None))
-            if attempt is None:
+                _, attempt = self._futures.get(future.key, (None, None))
+            if attempt is None:  # settled by its result message already
                 continue
             try:
-                self._settle(future, attempt, by_key.get(future.key))
+                self._settle(future, attempt)
             except BaseException as exc:  # never leave the run waiting on a step
                 if not attempt.outcome.done():
                     attempt.outcome.set_exception(exc)
+            finally:
+                with self._lock:
+                    self._futures.pop(future.key, None)
 
-    def _settle(self, future: Any, attempt: _Attempt, result: Any) -> None:
-        if isinstance(result, TaskResult):
-            self._wait_for_batches(attempt.token, result.batches)
-            if self.scope.listener is not None:
-                for event in result.events:
-                    self.scope.listener(event)
-            attempt.outcome.set_result(result.outcome)
+    def _settle(self, future: Any, attempt: _Attempt) -> None:
+        """A task that ended without its result message: failed, its worker died, the scheduler was
+        lost, or (rarely) the message is late."""
+        if future.status == "finished":
+            deadline = time.monotonic() + RESULT_WAIT_SECONDS
+            while time.monotonic() < deadline:
+                with self._lock:
+                    if attempt.token not in self._futures:
+                        return  # the message came
+                time.sleep(0.01)
+            self._deliver(attempt, future.result())
             return
         if future.status == "cancelled" or self.client.status not in ("running", "newly-created"):
             if self.scope.cancel.is_set():
@@ -273,28 +266,31 @@ class DaskPool(StepPool):
             )
             attempt.outcome.set_exception(ExecutionError(self.broken))
             return
-        error = result if isinstance(result, BaseException) else future.exception()
+        error = future.exception()
         if isinstance(error, KilledWorker) or _worker_lost(error):
             self._retry_or_fail(attempt, error)
             return
         attempt.outcome.set_exception(error)
 
-    def _wait_for_batches(self, token: str, batches: int) -> None:
-        deadline = time.monotonic() + EVENT_WAIT_SECONDS
+    def _began(self, attempt: _Attempt, worker: str) -> bool:
+        """Whether the dead worker had begun the attempt (its STEP_STARTED came back or reached the
+        store), or only had it queued."""
         with self._lock:
-            while self._received.get(token, 0) < batches and time.monotonic() < deadline:
-                self._lock.wait(timeout=0.5)
-            self._received.pop(token, None)
-            self._started.discard(token)
+            if attempt.token in self._started:
+                self._started.discard(attempt.token)
+                return True
+        if not self.direct:
+            return False
+        started = self.scope.store.events(self.run_id, types=[EventType.STEP_STARTED])
+        return any(e.step_key == attempt.step.key and e.data.get("worker") == worker
+                   and e.data.get("attempt") == attempt.number for e in started)
 
     def _retry_or_fail(self, attempt: _Attempt, error: BaseException) -> None:
         graph = self.scope.env.graph
         policies = [graph.assets[k].retry for k in attempt.keys]
         policy = max(policies, key=lambda p: p.attempts)
         worker = getattr(getattr(error, "last_worker", None), "address", None) or "?"
-        with self._lock:
-            began = attempt.token in self._started
-            self._started.discard(attempt.token)
+        began = self._began(attempt, worker)
         if not began and attempt.requeued < MAX_REQUEUES and not self.scope.cancel.is_set():
             # queued on the worker that died, not yet begun: it runs elsewhere, no attempt used
             self._submit(replace(attempt, requeued=attempt.requeued + 1))

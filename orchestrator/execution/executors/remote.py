@@ -63,9 +63,8 @@ class StepTask:
 @dataclass
 class TaskResult:
     outcome: StepOutcome
-    batches: int
-    """Event batches this attempt published; the run's process waits until it has them all."""
     events: list[Event]
+    """Direct mode with a listener: the events, to be shown (the store has them already)."""
     worker_pid: int
 
 
@@ -86,7 +85,7 @@ class _TaskEvents:
     """One attempt's events: published in batches (at least every STREAM_EVERY_SECONDS while it
     runs), or appended to the store by the worker's writer."""
 
-    def __init__(self, run: _WorkerRun, task: StepTask, publish: Publish | None, worker: str) -> None:
+    def __init__(self, run: _WorkerRun, task: StepTask, publish: Publish, worker: str) -> None:
         self.run, self.task, self.publish, self.worker = run, task, publish, worker
         self.lock = threading.Lock()
         self.pending: list[Event] = []
@@ -107,22 +106,25 @@ class _TaskEvents:
         with self.lock:
             self.pending.append(event)
 
-    def send(self) -> None:
-        if self.publish is None:
-            return
-        with self.lock:  # held while publishing, so batches leave in sequence order
+    def send(self, result: TaskResult | None = None) -> None:
+        """Publish the pending events; with `result`, the last message of this attempt (even with no
+        events): the run's process settles the step from it, with no extra round trip to fetch it."""
+        with self.lock:  # held while publishing, so batches leave in order
             batch, self.pending = self.pending, []
-            if not batch:
+            if not batch and result is None:
                 return
-            self.publish({"run": self.task.run_id, "token": self.task.token, "seq": self.batches,
-                          "events": _dumps_events(batch)})
+            message: dict[str, Any] = {"run": self.task.run_id, "token": self.task.token, "seq": self.batches}
+            if batch:
+                message["events"] = _dumps_events(batch)
+            if result is not None:
+                message["result"] = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+            self.publish(message)
             self.batches += 1
 
-    def finish(self) -> None:
+    def finish(self, result: TaskResult) -> None:
         if self.run.writer is not None:
             self.run.writer.flush()  # in the store before the run's process hears of the result
-        else:
-            self.send()
+        self.send(result)
 
 
 def _dumps_events(events: list[Event]) -> bytes:
@@ -134,8 +136,7 @@ def _dumps_events(events: list[Event]) -> bytes:
         return pickle.dumps([dataclasses.replace(e, data=load_json(dump_json(e.data))) for e in events])
 
 
-def loads_events(data: bytes) -> list[Event]:
-    return pickle.loads(data)
+loads = pickle.loads
 
 
 class _WorkerRun:
@@ -209,14 +210,11 @@ def _worker_run(run_id: str, payload: bytes | Callable[[], bytes]) -> _WorkerRun
     return run
 
 
-def run_step(task: StepTask, payload: bytes | Callable[[], bytes], publish: Publish | None,
-             worker: str) -> TaskResult:
+def run_step(task: StepTask, payload: bytes | Callable[[], bytes], publish: Publish, worker: str) -> TaskResult:
     """Run one step of a run on this worker (`worker`: its address) and return its outcome; values
     stay in the IO managers."""
     run = _worker_run(task.run_id, payload)
-    events = _TaskEvents(run, task, None if run.payload.direct else publish, worker)
-    if run.payload.direct and publish is not None:  # its events go to the store: say it began
-        publish({"run": task.run_id, "token": task.token, "started": 1})
+    events = _TaskEvents(run, task, publish, worker)
     env = dataclasses.replace(run.env, emit=events.add)
     step = run.payload.steps[task.step_key]
     with run.lock:
@@ -233,8 +231,9 @@ def run_step(task: StepTask, payload: bytes | Callable[[], bytes], publish: Publ
         with run.lock:
             run.active.pop(task.token, None)
     outcome.values.clear()
-    events.finish()
-    return TaskResult(outcome, events.batches, events.shown, os.getpid())
+    result = TaskResult(outcome, events.shown, os.getpid())
+    events.finish(result)
+    return result
 
 
 def _interruptible(run: _WorkerRun, task: StepTask, env: StepEnv) -> StepOutcome:
