@@ -37,6 +37,7 @@ class AssetGraph:
         self._check_acyclic()
         self._by_name: dict[str, list[AssetKey]] | None = None
         self._checks_by_asset: dict[AssetKey, list[AssetCheckDefinition]] | None = None
+        self._order: tuple[AssetKey, ...] | None = None
 
     @classmethod
     def _from_parts(
@@ -47,7 +48,7 @@ class AssetGraph:
     ) -> AssetGraph:
         graph = cls.__new__(cls)
         graph._assets, graph._checks, graph._dag = assets, checks, dag
-        graph._by_name = graph._checks_by_asset = None
+        graph._by_name = graph._checks_by_asset = graph._order = None
         return graph
 
     def _build_dag(self) -> nx.DiGraph:
@@ -178,6 +179,12 @@ class AssetGraph:
             return list(nx.lexicographical_topological_sort(self._dag, key=str))
         wanted = set(keys)
         return [k for k in nx.lexicographical_topological_sort(self._dag, key=str) if k in wanted]
+
+    def order(self) -> tuple[AssetKey, ...]:
+        """All keys in a dependency order (computed once; faster than `toposort`, ties unordered)."""
+        if self._order is None:
+            self._order = tuple(nx.topological_sort(self._dag))
+        return self._order
 
     def subgraph(self, keys: Collection[AssetKey]) -> AssetGraph:
         """A new graph of `keys` only, keeping transitive edges across the dropped assets."""

@@ -107,4 +107,5 @@ def materialize(
         tags=tags,
         keep_values=in_memory,
         listener=listener,
+        launched_by="api",
     )

@@ -13,6 +13,7 @@ from typing import Any
 from orchestrator.errors import ExecutionError
 from orchestrator.execution.executors import EXECUTORS, RunScope, StepExecutor, StepPool, executor_named
 from orchestrator.execution.plan import Plan, Step
+from orchestrator.execution.versions import StampingWriter, VersionStamper
 from orchestrator.execution.python_step import (
     CANCELED, FAILED, SKIPPED, SUCCEEDED, StepEnv, _error, run_python_asset,
 )
@@ -129,31 +130,36 @@ def execute_plan(
     keep_values: bool = False,
     cancel: threading.Event | None = None,
     listener: Callable[[Event], None] | None = None,
+    queued: RunRecord | None = None,
+    launched_by: str | None = None,
 ) -> RunResult:
     """Run every step of `run_plan`; Ctrl-C (KeyboardInterrupt) cancels the run cleanly.
 
     `executor` is "thread" (default), "process", "dask" or an executor object such as
-    `DaskExecutor(address=...)`.
-    """
+    `DaskExecutor(address=...)`. `queued`: the record of a run taken from the queue (already marked
+    running), executed under its id instead of creating a new run."""
     step_executor = executor_named(executor)
     step_executor.validate(io_managers)
-    run_id = run_id or new_run_id()
+    run_id = queued.run_id if queued is not None else run_id or new_run_id()
     cancel = cancel or threading.Event()
     buffer = EventWriter(store)
     if listener is not None:
         buffer = _Tee(buffer, listener)
+    stamper = VersionStamper(run_plan.source, store, run_plan.asset_keys)
+    buffer = StampingWriter(buffer, stamper)
     env = StepEnv(run_id, run_plan.source, io_managers, resources or {}, partition, partition_range,
                   buffer.add, keep_values, _previous_schemas(store, run_plan),
                   store.dynamic_partitions.add)
-    store.create_run(RunRecord(run_id, RunStatus.STARTED, selection, run_plan.asset_keys, partition,
-                               time.time(), tags=dict(tags or {})))
+    if queued is None:
+        store.create_run(RunRecord(run_id, RunStatus.RUNNING, selection, run_plan.asset_keys, partition,
+                                   time.time(), tags=dict(tags or {}), launched_by=launched_by))
     buffer.add(Event(run_id, EventType.RUN_STARTED, time.time(),
                      data={"steps": len(run_plan.steps), "assets": len(run_plan.asset_keys)}))
     scheduler = _Scheduler(run_plan)
     values: dict[AssetKey, Any] = {}
     try:
         pool = step_executor.open(RunScope(env, store, buffer, listener, cancel, max_concurrency,
-                                           run_plan.steps))
+                                           run_plan.steps, stamper))
         _drive(scheduler, env, cancel, pool, values)
     except KeyboardInterrupt:
         cancel.set()

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import AssetKey, Definitions, EventType, materialize
+from orchestrator import AssetKey, EventType, materialize
+from orchestrator.automation.staleness import data_version_of
 from orchestrator.errors import ExecutionError
 from orchestrator.execution.executors import executor_from_env, executor_named
 from orchestrator.execution.executors.dask import DaskExecutor
@@ -114,3 +115,13 @@ def test_executors_by_name_and_from_the_environment():
     chosen = executor_from_env({"ORCH_EXECUTOR": "dask", "ORCH_DASK_ADDRESS": "tcp://scheduler:8786"})
     assert chosen == DaskExecutor(address="tcp://scheduler:8786")
     assert executor_from_env({}).name == "thread"
+
+
+def test_materializations_written_by_workers_carry_their_input_versions(tmp_path, cluster, steps, postgres_url):
+    with SqlEventStore(postgres_url) as store:
+        result = materialize(steps, "+compass", home=tmp_path, store=store, executor=DaskExecutor(address=cluster))
+        latest = store.latest_materializations([K("north"), K("compass")])
+    north, compass = latest[(K("north"), None)], latest[(K("compass"), None)]
+    assert result.success and north.run_id == compass.run_id == result.run_id
+    assert compass.data["input_versions"]["north"] == data_version_of(north.data, north.run_id, north.timestamp)
+    assert compass.data["code_version"] == steps.graph.assets[K("compass")].code_version

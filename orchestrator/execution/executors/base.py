@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from orchestrator.errors import ExecutionError
 from orchestrator.execution.plan import Step
@@ -46,6 +46,8 @@ class RunScope:
     max_concurrency: int | None
     steps: tuple[Step, ...] = ()
     """The plan's steps (a remote executor ships them to its workers once)."""
+    stamper: Any = None
+    """The run's VersionStamper: workers that write events themselves stamp from its versions."""
 
 
 class StepPool(ABC):

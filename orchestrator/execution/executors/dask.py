@@ -162,7 +162,10 @@ class DaskPool(StepPool):
                 raise ExecutionError(self.broken)
             resources = self._resources(attempt)
             attempt.token = f"orch-{_slug(attempt.step.key)}-{self.run_id[:8]}-{attempt.number}-{uuid.uuid4().hex[:6]}"
-            task = StepTask(self.run_id, attempt.step.key, attempt.keys, attempt.number, attempt.token)
+            versions = None
+            if self.direct and self.scope.stamper is not None:
+                versions = self.scope.stamper.versions_for(attempt.keys, self.scope.env.partition_of)
+            task = StepTask(self.run_id, attempt.step.key, attempt.keys, attempt.number, attempt.token, versions)
             future = self.client.submit(_dask_task, task, self.payload, key=attempt.token, pure=False,
                                         resources=resources or None, retries=0)
         except Exception as exc:
@@ -219,6 +222,8 @@ class DaskPool(StepPool):
             self._deliver(attempt, loads(message["result"]))
 
     def _deliver(self, attempt: _Attempt, result: TaskResult) -> None:
+        for (key, partition), version in result.versions.items():
+            self.scope.stamper.record(key, partition, version)
         if self.scope.listener is not None:
             for shown in result.events:
                 self.scope.listener(shown)

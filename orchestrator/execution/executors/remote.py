@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.errors import ExecutionError
+from orchestrator.automation.staleness import data_version_of
 from orchestrator.execution.batch_step import run_batch
 from orchestrator.execution.plan import Step
 from orchestrator.execution.python_step import CANCELED, StepEnv, StepOutcome, run_python_asset
@@ -58,6 +59,8 @@ class StepTask:
     attempt: int
     token: str
     """Unique per submission: batches published by this attempt carry it."""
+    versions: Mapping[tuple[AssetKey, str | None], str] | None = None
+    """Direct mode: the data versions of the step's inputs, to stamp its materializations with."""
 
 
 @dataclass
@@ -66,6 +69,8 @@ class TaskResult:
     events: list[Event]
     """Direct mode with a listener: the events, to be shown (the store has them already)."""
     worker_pid: int
+    versions: dict[tuple[AssetKey, str | None], str] = field(default_factory=dict)
+    """Direct mode: the data versions of the materializations this attempt stamped."""
 
 
 class StepInterrupted(BaseException):
@@ -90,6 +95,12 @@ class _TaskEvents:
         self.lock = threading.Lock()
         self.pending: list[Event] = []
         self.shown: list[Event] = []
+        self.versions: dict[tuple[AssetKey, str | None], str] = {}
+        self.stamper = None
+        if run.writer is not None:  # the run's process never sees these events: stamp them here
+            from orchestrator.execution.versions import VersionStamper
+
+            self.stamper = VersionStamper.seeded(run.env.graph, dict(task.versions or {}))
         self.batches = 0
 
     def add(self, event: Event) -> None:
@@ -99,6 +110,10 @@ class _TaskEvents:
             event = dataclasses.replace(event, data={**event.data, "worker": self.worker, "pid": os.getpid(),
                                                      "attempt": self.task.attempt})
         if self.run.writer is not None:
+            if event.type == EventType.MATERIALIZATION and event.asset_key is not None:
+                event = self.stamper.stamp(event)
+                self.versions[(event.asset_key, event.partition)] = data_version_of(
+                    event.data, event.run_id, event.timestamp)
             self.run.writer.add(event)
             if self.run.payload.return_events:
                 self.shown.append(event)
@@ -231,7 +246,7 @@ def run_step(task: StepTask, payload: bytes | Callable[[], bytes], publish: Publ
         with run.lock:
             run.active.pop(task.token, None)
     outcome.values.clear()
-    result = TaskResult(outcome, events.shown, os.getpid())
+    result = TaskResult(outcome, events.shown, os.getpid(), events.versions)
     events.finish(result)
     return result
 
