@@ -66,16 +66,11 @@ def calibrate(work_ms: float) -> tuple[int, float]:
     """Loops of cpu_work that take about `work_ms` here, and the seconds one call measured (best of 5)."""
     work = _namespace("bench_calibrate")["cpu_work"]
     loops = 10_000
-    while True:
-        t0 = time.perf_counter()
-        work(loops)
-        took = time.perf_counter() - t0
-        if took > 0.01:
-            break
+    while min(_timed(work, loops) for _ in range(3)) < 0.01:
         loops *= 2
-    loops = int(loops * work_ms / 1000 / took)
-    best = min(_timed(work, loops) for _ in range(5))
-    return loops, best
+    for _ in range(2):  # best of several: a busy machine only ever makes a call slower
+        loops = int(loops * work_ms / 1000 / min(_timed(work, loops) for _ in range(5)))
+    return loops, min(_timed(work, loops) for _ in range(5))
 
 
 def _timed(fn: Any, *args: Any) -> float:

@@ -45,6 +45,13 @@ def steps() -> Definitions:
     return load_definitions(str(STEPS))
 
 
+def worker_addresses(address: str) -> set[str]:
+    from distributed import Client
+
+    with Client(address, set_as_default=False) as client:
+        return set(client.scheduler_info(n_workers=-1)["workers"])
+
+
 def worker_pids(address: str) -> set[int]:
     import os
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from orchestrator import AssetKey, EventType, RunStatus, materialize
 from orchestrator.execution.materialize import build_plan
+from orchestrator.execution.plan import plan
+from orchestrator.launch.queue import reexecute_run
 from orchestrator.execution.run import execute_plan
 from orchestrator.home import default_io_managers
 from orchestrator.execution.executors.dask import DaskExecutor
@@ -115,12 +117,15 @@ def test_losing_the_scheduler_fails_the_run_clearly_and_it_can_run_again(tmp_pat
         cause = result.causes[K("spinner")]
         assert f"Lost the Dask scheduler at {address}" in cause and "re-execute it from failure" in cause
         assert store.get_run(result.run_id).status == RunStatus.FAILED
-        failed = [k for k, s in result.assets.items() if s != "succeeded"]
+        failed = {k for k, s in result.assets.items() if s != "succeeded"}
         assert K("spinner") in failed
         (control / "release").touch()
-        again = materialize(steps, " ".join(map(str, failed)), home=home, store=store,
-                            resources={"control": str(control)})  # threads: the scheduler is gone
-        assert again.success
+        rerun = reexecute_run(store, steps, result.run_id, from_failure=True, launched_by="cli")
+        assert set(rerun.asset_keys) == failed and rerun.parent_run_id == result.run_id
+        again = execute_plan(plan(steps.graph, rerun.asset_keys), store=store, io_managers=default_io_managers(home),
+                             resources={"control": str(control)},  # threads: the scheduler is gone
+                             queued=store.queue.mark_running(rerun.run_id, os.getpid(), "test"))
+        assert again.success and store.get_run(rerun.run_id).status == RunStatus.SUCCEEDED
         store.close()
     finally:
         for proc in (scheduler, worker):
