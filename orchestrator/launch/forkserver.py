@@ -86,6 +86,9 @@ def _warm(ws: Workspace) -> None:
     import orchestrator.execution.run  # noqa: F401
     import orchestrator.launch.worker  # noqa: F401
 
+    if os.environ.get("ORCH_EXECUTOR") == "dask":  # distributed takes ~1 s to import: once, not per run
+        import orchestrator.execution.executors.dask  # noqa: F401
+
     ws.store.queue.active()
     ws.io_managers()
     ws.close()
