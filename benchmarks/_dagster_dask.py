@@ -82,10 +82,10 @@ def main() -> int:
     warnings.filterwarnings("ignore")
     from distributed import LocalCluster
 
-    local = {"local": {"n_workers": args.workers, "threads_per_worker": 1, "dashboard_address": None}}
+    local = {"local": {"n_workers": args.workers, "threads_per_worker": 1, "dashboard_address": ":0"}}
     out: dict[str, Any] = {"dagster_version": dagster.__version__,
                            "dagster_dask_version": __import__("dagster_dask").__version__}
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                       local_directory=args.tmpdir) as cluster:
         existing = {"existing": {"address": cluster.scheduler_address}}
         print("[dagster] warm-up run on the cluster (4 assets) ...", file=sys.stderr, flush=True)

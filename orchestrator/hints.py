@@ -59,19 +59,19 @@ class ComputeHints:
         return cls(**value)
 
 
-def combined(hints: Iterable[ComputeHints | None]) -> tuple[float | None, int | None, frozenset[str]]:
-    """What ONE task running several assets (a dbt segment) needs: the most cores, the most memory,
-    and every worker tag."""
-    cpu: float | None = None
-    memory: int | None = None
-    tags: set[str] = set()
-    for hint in hints:
-        if hint is None:
-            continue
-        if hint.cpu is not None:
-            cpu = max(cpu or 0, hint.cpu)
-        if hint.memory is not None:
-            memory = max(memory or 0, hint.memory)
-        if hint.worker:
-            tags.add(hint.worker)
-    return cpu, memory, frozenset(tags)
+def needed_resources(hints: Iterable[ComputeHints | None]) -> dict[str, float]:
+    """What ONE task running these assets (one, or a dbt segment) needs, as named amounts: `CPU` (the
+    most cores any asks for), `MEMORY` (the most bytes) and 1 of each worker tag.
+
+    >>> needed_resources([ComputeHints(cpu=2), ComputeHints(cpu=1, memory="1KiB", worker="gpu")])
+    {'gpu': 1, 'CPU': 2, 'MEMORY': 1024}
+    """
+    found = [h for h in hints if h is not None]
+    wanted: dict[str, float] = {tag: 1 for tag in sorted({h.worker for h in found if h.worker})}
+    cpu = max((h.cpu for h in found if h.cpu is not None), default=None)
+    memory = max((h.memory for h in found if h.memory is not None), default=None)
+    if cpu:
+        wanted["CPU"] = cpu
+    if memory:
+        wanted["MEMORY"] = memory
+    return wanted

@@ -204,6 +204,7 @@ def _drive(scheduler: _Scheduler, env: StepEnv, cancel: threading.Event,
                     future.add_done_callback(finished.put)
                 else:
                     scheduler.finish(step.key)
+            pool.flush()
             if not running:
                 continue
             done = [finished.get()]

@@ -62,6 +62,9 @@ class StepPool(ABC):
     def submit(self, step: Step, keys: tuple[AssetKey, ...]) -> Future[StepOutcome]:
         """Start `step` for `keys` (its assets that are not skipped)."""
 
+    def flush(self) -> None:
+        """The driver submitted every step that is ready now: a pool that batches sends them."""
+
     def close(self, canceled: bool) -> None:
         """The run is over; with `canceled`, do not wait for abandoned steps."""
 

@@ -15,6 +15,7 @@ a clear error. A cancel interrupts the run's running steps on every worker.
 
 from __future__ import annotations
 
+import os
 import queue
 import re
 import sys
@@ -23,6 +24,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -39,7 +41,7 @@ from orchestrator.execution.executors.remote import (
 )
 from orchestrator.execution.plan import Step
 from orchestrator.execution.python_step import CANCELED, StepOutcome
-from orchestrator.hints import combined
+from orchestrator.hints import needed_resources
 from orchestrator.io.base import IOManager
 from orchestrator.keys import AssetKey
 from orchestrator.storage.events import EventType
@@ -91,15 +93,13 @@ class DaskExecutor(StepExecutor):
         with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
             cluster = LocalCluster(
                 n_workers=workers, threads_per_worker=self.threads_per_worker, processes=True,
-                memory_limit=memory, dashboard_address=None, local_directory=self.local_directory,
+                memory_limit=memory, dashboard_address=":0", local_directory=self.local_directory,
                 resources={"CPU": self.threads_per_worker, "MEMORY": memory, **self.resources},
             )
         return Client(cluster, set_as_default=False), cluster
 
 
 def _cores() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
@@ -133,6 +133,7 @@ class DaskPool(StepPool):
         self._started: set[str] = set()  # attempts whose worker began them (events came back)
         self._done: queue.Queue = queue.Queue()
         self._workers: dict[str, Any] = {}
+        self._pending: list[_Attempt] = []
         self.direct = False
         try:
             url, direct = _store_address(scope.store)
@@ -153,37 +154,48 @@ class DaskPool(StepPool):
 
     def submit(self, step: Step, keys: tuple[AssetKey, ...]) -> Future[StepOutcome]:
         attempt = _Attempt(step, keys, Future())
-        self._submit(attempt)
+        self._pending.append(attempt)  # sent by flush(), all ready steps in one message
         return attempt.outcome
 
-    def _submit(self, attempt: _Attempt) -> None:
-        try:
-            if self.broken:
-                raise ExecutionError(self.broken)
-            resources = self._resources(attempt)
+    def flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if batch:
+            self._submit(*batch)
+
+    def _submit(self, *attempts: _Attempt) -> None:
+        groups: dict[tuple, list[tuple[_Attempt, StepTask]]] = {}
+        for attempt in attempts:
+            try:
+                if self.broken:
+                    raise ExecutionError(self.broken)
+                resources = self._resources(attempt)
+            except Exception as exc:
+                attempt.outcome.set_exception(exc)
+                continue
             attempt.token = f"orch-{_slug(attempt.step.key)}-{self.run_id[:8]}-{attempt.number}-{uuid.uuid4().hex[:6]}"
             versions = None
             if self.direct and self.scope.stamper is not None:
                 versions = self.scope.stamper.versions_for(attempt.keys, self.scope.env.partition_of)
             task = StepTask(self.run_id, attempt.step.key, attempt.keys, attempt.number, attempt.token, versions)
-            future = self.client.submit(_dask_task, task, self.payload, key=attempt.token, pure=False,
-                                        resources=resources or None, retries=0)
-        except Exception as exc:
-            attempt.outcome.set_exception(exc)
-            return
-        with self._lock:
-            self._futures[attempt.token] = (future, attempt)
-        future.add_done_callback(self._done.put)
+            groups.setdefault(tuple(sorted(resources.items())), []).append((attempt, task))
+        for resources, group in groups.items():
+            try:
+                futures = self.client.map(_dask_task, [t for _, t in group], [self.payload] * len(group),
+                                          key=[a.token for a, _ in group], pure=False,
+                                          resources=dict(resources) or None, retries=0)
+            except Exception as exc:
+                for attempt, _ in group:
+                    attempt.outcome.set_exception(exc)
+                continue
+            with self._lock:
+                for (attempt, _), future in zip(group, futures, strict=True):
+                    self._futures[attempt.token] = (future, attempt)
+            for future in futures:
+                future.add_done_callback(self._done.put)
 
     def _resources(self, attempt: _Attempt) -> dict[str, float]:
         """The step's compute hints as Dask resources; a clear error when no worker offers them."""
-        graph = self.scope.env.graph
-        cpu, memory, tags = combined(graph.assets[k].hints for k in attempt.keys)
-        wanted: dict[str, float] = {tag: 1 for tag in sorted(tags)}
-        if cpu:
-            wanted["CPU"] = cpu
-        if memory:
-            wanted["MEMORY"] = memory
+        wanted = needed_resources(self.scope.env.graph.assets[k].hints for k in attempt.keys)
         if not wanted:
             return wanted
         for refresh in (False, True):
@@ -338,28 +350,20 @@ class DaskPool(StepPool):
         with self._lock:
             leftover = [f for f, _ in self._futures.values()]
         if leftover and not self.broken:
-            try:
+            with suppress(Exception):
                 self.client.cancel(leftover, force=True)
-            except Exception:
-                pass
         self._broadcast(forget_run)
         self._done.put(None)
         self._close_client()
 
     def _close_client(self) -> None:
-        try:
+        with suppress(Exception):
             self.client.unsubscribe_topic(TOPIC)
-        except Exception:
-            pass
-        try:
+        with suppress(Exception):
             self.client.close(timeout=5)
-        except Exception:
-            pass
         if self.cluster is not None:
-            try:
+            with suppress(Exception):
                 self.cluster.close(timeout=10)
-            except Exception:
-                pass
 
 
 def _store_address(store: Any) -> tuple[str | None, bool]:
