@@ -234,8 +234,9 @@ class DaskPool(StepPool):
             self._deliver(attempt, loads(message["result"]))
 
     def _deliver(self, attempt: _Attempt, result: TaskResult) -> None:
-        for (key, partition), version in result.versions.items():
-            self.scope.stamper.record(key, partition, version)
+        if self.scope.stamper is not None:
+            for (key, partition), version in result.versions.items():
+                self.scope.stamper.record(key, partition, version)
         if self.scope.listener is not None:
             for shown in result.events:
                 self.scope.listener(shown)
