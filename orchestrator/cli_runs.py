@@ -89,8 +89,8 @@ daemon_options = [
     click.option("--executor", type=click.Choice(["thread", "process", "dask"]), default=None,
                  help="How runs execute their steps."),
     click.option("--dask-address", default=None, help="Dask scheduler for --executor dask."),
-    click.option("--automation-interval", type=float, default=30.0, show_default=True,
-                 help="Seconds between declarative-automation evaluations."),
+    click.option("--automation-interval", type=float, default=None,
+                 help="Seconds between declarative-automation evaluations (default 30; 10 under orch dev)."),
 ]
 
 
@@ -101,12 +101,13 @@ def _with_daemon_options(fn: Any) -> Any:
 
 
 def _daemon(ws: Any, max_concurrent_runs: int | None, pools: tuple[str, ...], executor: str | None,
-            dask_address: str | None, automation_interval: float, cancel_runs_on_exit: bool) -> Any:
+            dask_address: str | None, automation_interval: float | None, cancel_runs_on_exit: bool,
+            default_interval: float = 30.0) -> Any:
     from orchestrator.automation.daemon import Daemon, DaemonOptions
 
     return Daemon(ws, DaemonOptions(max_concurrent_runs=max_concurrent_runs, pools=_pools(pools),
                                     executor=executor, dask_address=dask_address,
-                                    automation_interval=automation_interval,
+                                    automation_interval=automation_interval or default_interval,
                                     cancel_runs_on_exit=cancel_runs_on_exit))
 
 
@@ -128,7 +129,7 @@ def daemon(ws: Any, **options: Any) -> None:
 def dev(ws: Any, port: int, host: str, no_ui: bool, **options: Any) -> None:
     """The daemon and the web UI in one command, on embedded defaults (SQLite under ORCH_HOME).
     Ctrl-C stops everything, runs included."""
-    worker = _daemon(ws, cancel_runs_on_exit=True, **options)
+    worker = _daemon(ws, cancel_runs_on_exit=True, default_interval=10.0, **options)
     stop = threading.Event()
     server = None if no_ui else _start_ui(ws, host, port)
     try:

@@ -10,7 +10,9 @@ freshness) every second, so a slow sensor never delays a launch.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
+import signal
 import socket
 import sys
 import threading
@@ -68,6 +70,8 @@ class Daemon:
         self.id = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.started_at = time.time()
         defs = ws.defs
+        defs.graph  # noqa: B018 - built once, now
+        gc.freeze()  # the definitions live as long as the daemon: the collector need not walk them
         limits = Limits(self.options.max_concurrent_runs, {**defs.pools, **self.options.pools})
         env = ws.environment()
         if self.options.executor:
@@ -158,7 +162,9 @@ class Daemon:
             self._stop.wait(min(30.0, interval * (2 ** min(failures, 8))) if failures else interval)
 
     def run(self, stop: threading.Event | None = None) -> None:
-        """Run until `stop` is set (or Ctrl-C)."""
+        """Run until `stop` is set, or Ctrl-C / SIGTERM (a clean stop: the store is left consistent)."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
         if stop is not None:
             threading.Thread(target=lambda: (stop.wait(), self._stop.set()), daemon=True).start()
         self.log(f"{self.id} started: store {self.ws.store!r}, definitions {self.ws.environment()['ORCH_DEFS']}")

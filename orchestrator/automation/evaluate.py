@@ -117,11 +117,17 @@ class _View:
         self.definition = graph.assets[key]
         self.info = index.get(key, partition)
         self.state = snapshot.states.get(key)
-        self.parents = sorted(graph.parents(key), key=str)
+        self.parents = graph.inputs(key)
         self._parent_info = {p: index.get(p, partition if graph.assets[p].partitions else None) for p in self.parents}
         self.now = dt.datetime.fromtimestamp(snapshot.now, dt.timezone.utc)
+        self._fingerprint: str | None = None
 
     def current_fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = self._compute_fingerprint()
+        return self._fingerprint
+
+    def _compute_fingerprint(self) -> str:
         inputs = {}
         for parent in self.parents:
             if parent in self.requested:

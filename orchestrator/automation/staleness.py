@@ -67,7 +67,7 @@ def own_stale_causes(key: AssetKey, graph: AssetGraph, infos: Mapping[AssetKey, 
     current_code = graph.assets[key].code_version
     if current_code and info.code_version and current_code != info.code_version:
         causes.append(f"code version changed ({short(info.code_version)} → {short(current_code)})")
-    for parent in sorted(graph.parents(key), key=str):
+    for parent in graph.inputs(key):
         upstream = infos.get(parent)
         if upstream is None:
             continue  # missing or external: reported as missing upstream, not as staleness
@@ -92,7 +92,7 @@ def stale_causes(graph: AssetGraph, infos: Mapping[AssetKey, MaterializationInfo
         if key not in infos:
             continue
         causes = own_stale_causes(key, graph, infos)
-        causes += [f"upstream '{p}' is stale" for p in sorted(graph.parents(key), key=str)
+        causes += [f"upstream '{p}' is stale" for p in graph.inputs(key)
                    if p in stale and not any(str(p) in c for c in causes)]
         if causes:
             stale[key] = causes

@@ -23,7 +23,7 @@ class VersionStamper:
     def __init__(self, graph: AssetGraph, store: EventStore, planned: tuple[AssetKey, ...]) -> None:
         self._graph = graph
         self._lock = threading.Lock()
-        wanted = {p for k in planned for p in graph.parents(k)} if planned else set()
+        wanted = {p for k in planned for p in graph.inputs(k)} if planned else set()
         latest = store.latest_materializations(wanted) if wanted else {}
         self._versions: dict[tuple[AssetKey, str | None], str] = {}
         self._newest: dict[AssetKey, tuple[int, str]] = {}
@@ -72,7 +72,7 @@ class VersionStamper:
         data: dict[str, Any] = dict(event.data)
         with self._lock:
             inputs = {}
-            for parent in self._graph.parents(key):
+            for parent in self._graph.inputs(key):
                 version = self._version(parent, event.partition)
                 if version is not None:
                     inputs[str(parent)] = version

@@ -13,6 +13,7 @@ itself fresh before forking, so a run never executes stale code.
 
 from __future__ import annotations
 
+import gc
 import os
 import select
 from collections import deque
@@ -125,8 +126,9 @@ def serve(first: str | None = None) -> int:
     ws = Workspace(None, None, None)
     load_error: BaseException | None = None
     try:
-        ws.defs  # noqa: B018 - load now, once, before any fork
+        ws.defs.graph  # noqa: B018 - load now, once, before any fork
         _warm(ws)
+        gc.freeze()  # children never touch these objects' GC headers: their pages stay shared
     except BaseException as exc:  # every run handed over is failed with it
         load_error = exc
     files = project_files(ws.defs.root if load_error is None else None)

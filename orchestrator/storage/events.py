@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
+
+import orjson
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -114,4 +116,4 @@ def dump_json(value: Mapping[str, Any]) -> str | None:
 
 
 def load_json(text: str | None) -> dict[str, Any]:
-    return json.loads(text) if text else {}
+    return orjson.loads(text) if text else {}
