@@ -120,6 +120,7 @@ from orchestrator.storage import open_store
 from orchestrator.automation.automation_tick import evaluate_now, run_automation
 defs = load_definitions({str(defs_path)!r}); graph = defs.graph
 loaded = time.perf_counter() - t0
+import gc; gc.freeze()  # as the daemon does once its definitions are loaded
 copy = Path(tempfile.mkdtemp()) / "store.db"; shutil.copy({str(db)!r}, copy)
 store = open_store(f"sqlite:///{{copy}}", copy.parent)
 now = 1_700_000_000.0 + {RUNS} * 3600

@@ -33,12 +33,21 @@ def dbt() -> None:
 @click.pass_context
 def parse(ctx: click.Context, project_dir: str | None) -> None:
     """Parse the dbt project(s) and refresh the cached manifest and assets."""
-    for project in _projects(ctx, project_dir):
-        started = time.perf_counter()
-        project.parse()
+    # Loading the definitions reads each project's manifest: a missing, stale or corrupt one is
+    # parsed right there, even under ORCH_DBT_REPARSE=never, since repairing it is this command's job.
+    DbtProject.parse_requested = True
+    try:
+        projects = _projects(ctx, project_dir)
+    finally:
+        DbtProject.parse_requested = False
+    started = time.perf_counter()
+    for project in projects:
+        if not project.parsed_here:
+            project.parse()
         nodes = project.nodes()
         render.console.print(
             f"Parsed {project.project_dir} in {time.perf_counter() - started:.1f}s: "
             f"{len(nodes.assets)} assets, {len(nodes.checks)} checks -> {project.manifest_path}",
             markup=False,
         )
+        started = time.perf_counter()

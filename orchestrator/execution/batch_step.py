@@ -26,9 +26,8 @@ def run_batch(step: Step, keys: tuple[AssetKey, ...], env: StepEnv, cancel: thre
             outcome.statuses[key] = status
             if cause:
                 outcome.causes[key] = cause
-            if status in (FAILED, SKIPPED):
-                env.event(EventType.STEP_FAILED if status == FAILED else EventType.STEP_SKIPPED,
-                          key, cause)
+            if status in (FAILED, SKIPPED, CANCELED):
+                env.event(_STATUS_EVENTS[status], key, cause)
 
     context = BatchContext(env.run_id, step.key, keys, env.partition, env.partition_range, cancel,
                            env.emit, report, env.resources)
@@ -47,8 +46,18 @@ def run_batch(step: Step, keys: tuple[AssetKey, ...], env: StepEnv, cancel: thre
     for key in keys:
         if key not in outcome.statuses:
             report(key, CANCELED if cancel.is_set() else FAILED,
-                   "canceled" if cancel.is_set() else f"step '{step.key}' reported no result for '{key}'")
-    failed = [k for k in keys if outcome.statuses[k] != SUCCEEDED]
-    env.emit(Event(env.run_id, EventType.STEP_FAILED if failed else EventType.STEP_SUCCEEDED,
-                   time.time(), step_key=step.key, data={"seconds": time.time() - started}))
+                   "canceled while running" if cancel.is_set()
+                   else f"step '{step.key}' reported no result for '{key}'")
+    done = sum(1 for k in keys if outcome.statuses[k] == SUCCEEDED)
+    if cancel.is_set() and done < len(keys):
+        end, message = EventType.STEP_CANCELED, f"canceled while running ({done} of {len(keys)} assets done)"
+    elif done < len(keys):
+        end, message = EventType.STEP_FAILED, f"{len(keys) - done} of {len(keys)} assets did not succeed"
+    else:
+        end, message = EventType.STEP_SUCCEEDED, None
+    env.emit(Event(env.run_id, end, time.time(), step_key=step.key, message=message,
+                   data={"seconds": time.time() - started}))
     return outcome
+
+
+_STATUS_EVENTS = {FAILED: EventType.STEP_FAILED, SKIPPED: EventType.STEP_SKIPPED, CANCELED: EventType.STEP_CANCELED}

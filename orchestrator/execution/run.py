@@ -13,6 +13,9 @@ from typing import Any
 from orchestrator.errors import ExecutionError
 from orchestrator.execution.executors import EXECUTORS, RunScope, StepExecutor, StepPool, executor_named
 from orchestrator.execution.plan import Plan, Step
+from orchestrator.execution.run_resources import (
+    ResourceView, RunResources, check_resources, opened, used_resources,
+)
 from orchestrator.execution.versions import StampingWriter, VersionStamper
 from orchestrator.execution.python_step import (
     CANCELED, FAILED, SKIPPED, SUCCEEDED, StepEnv, _error, run_python_asset,
@@ -53,7 +56,8 @@ class RunResult:
         part = self.partition if definition.partitions else None
         context = InputContext(asset_key, part, metadata=definition.metadata,
                                partitions=definition.partitions)
-        return self.io_managers[definition.io_manager].read(context)
+        with opened(definition.io_manager, self.io_managers[definition.io_manager]) as manager:
+            return manager.read(context)
 
 
 class _Scheduler:
@@ -123,6 +127,7 @@ def execute_plan(
     partition: str | None = None,
     partition_range: PartitionRange | None = None,
     selection: str | None = None,
+    exclude: str | None = None,
     max_concurrency: int | None = None,
     executor: str | StepExecutor = "thread",
     run_id: str | None = None,
@@ -140,6 +145,9 @@ def execute_plan(
     running), executed under its id instead of creating a new run."""
     step_executor = executor_named(executor)
     step_executor.validate(io_managers)
+    # IO managers are resources too; those given for this run win over same-named resources.
+    run_resources = RunResources({**(resources or {}), **io_managers})
+    check_resources(run_plan, run_resources)
     run_id = queued.run_id if queued is not None else run_id or new_run_id()
     cancel = cancel or threading.Event()
     buffer = EventWriter(store)
@@ -147,24 +155,29 @@ def execute_plan(
         buffer = _Tee(buffer, listener)
     stamper = VersionStamper(run_plan.source, store, run_plan.asset_keys)
     buffer = StampingWriter(buffer, stamper)
-    env = StepEnv(run_id, run_plan.source, io_managers, resources or {}, partition, partition_range,
-                  buffer.add, keep_values, _previous_schemas(store, run_plan),
+    env = StepEnv(run_id, run_plan.source, ResourceView(run_resources, io_managers), run_resources,
+                  partition, partition_range, buffer.add, keep_values, _previous_schemas(store, run_plan),
                   store.dynamic_partitions.add)
     if queued is None:
         store.create_run(RunRecord(run_id, RunStatus.RUNNING, selection, run_plan.asset_keys, partition,
-                                   time.time(), tags=dict(tags or {}), launched_by=launched_by))
+                                   time.time(), tags=dict(tags or {}), exclude=exclude,
+                                   launched_by=launched_by))
     buffer.add(Event(run_id, EventType.RUN_STARTED, time.time(),
                      data={"steps": len(run_plan.steps), "assets": len(run_plan.asset_keys)}))
     scheduler = _Scheduler(run_plan)
     values: dict[AssetKey, Any] = {}
     try:
-        pool = step_executor.open(RunScope(env, store, buffer, listener, cancel, max_concurrency,
-                                           run_plan.steps, stamper))
-        _drive(scheduler, env, cancel, pool, values)
+        if step_executor.name == "process":  # set up before the workers fork, so they share one setup
+            run_resources.open_all(used_resources(run_plan))
+        pool = _open_pool(step_executor, RunScope(env, store, buffer, listener, cancel, max_concurrency,
+                                                  run_plan.steps, stamper), scheduler, env)
+        if pool is not None:
+            _drive(scheduler, env, cancel, pool, values)
     except KeyboardInterrupt:
         cancel.set()
-    except Exception as exc:  # the executor could not start (a Dask scheduler out of reach)
-        _fail_unstarted(scheduler, env, f"{type(exc).__name__}: {exc}")
+    finally:
+        for problem in run_resources.close():
+            buffer.add(Event(run_id, EventType.LOG, time.time(), message=problem, data={"level": "warning"}))
     status = _finish(scheduler, env, buffer, cancel)
     store.finish_run(run_id, status, time.time())
     return RunResult(run_id, status, dict(scheduler.status), dict(scheduler.causes),
@@ -177,6 +190,16 @@ def _previous_schemas(store: EventStore, run_plan: Plan) -> dict[tuple[AssetKey,
     latest = store.latest_materializations(python_keys) if python_keys else {}
     return {key: event.data.get("metadata", {}).get("schema") for key, event in latest.items()
             if event.data.get("metadata", {}).get("schema")}
+
+
+def _open_pool(executor: StepExecutor, scope: RunScope, scheduler: _Scheduler, env: StepEnv) -> StepPool | None:
+    """The executor's pool for this run; None (every asset failed with the cause) when it cannot
+    start, e.g. a Dask scheduler out of reach."""
+    try:
+        return executor.open(scope)
+    except Exception as exc:
+        _fail_unstarted(scheduler, env, f"{type(exc).__name__}: {exc}")
+        return None
 
 
 def _fail_unstarted(scheduler: _Scheduler, env: StepEnv, cause: str) -> None:
@@ -236,11 +259,21 @@ def _run_lone_step_inline(scheduler: _Scheduler, env: StepEnv, values: dict[Asse
     if cause is not None:
         _skip(scheduler, env, key, cause)
     else:
-        outcome = run_python_asset(env.graph.assets[key], env)
+        try:
+            outcome = run_python_asset(env.graph.assets[key], env)
+        except KeyboardInterrupt:  # Ctrl-C inside the function: it had started
+            _canceled_while_running(scheduler, env, key)
+            raise
         scheduler.record(outcome)
         values.update(outcome.values)
     scheduler.finish(step.key)
     return True
+
+
+def _canceled_while_running(scheduler: _Scheduler, env: StepEnv, key: AssetKey) -> None:
+    scheduler.status.setdefault(key, CANCELED)
+    scheduler.causes.setdefault(key, "the run was canceled while it ran")
+    env.event(EventType.STEP_CANCELED, key, "canceled while running")
 
 
 def _drain(running: dict[Future, Step], scheduler: _Scheduler, env: StepEnv,
@@ -263,9 +296,7 @@ def _drain(running: dict[Future, Step], scheduler: _Scheduler, env: StepEnv,
         pass
     for step in running.values():
         for key in step.assets:
-            scheduler.status.setdefault(key, CANCELED)
-            scheduler.causes.setdefault(key, "the run was canceled while it ran")
-            env.event(EventType.STEP_CANCELED, key, "canceled while running")
+            _canceled_while_running(scheduler, env, key)
     running.clear()
 
 

@@ -94,6 +94,10 @@ def _warm(ws: Workspace) -> None:
     ws.io_managers()
     ws.close()
     ws._store = None
+    for runner in {id(a.runner): a.runner for a in ws.defs.assets if a.runner is not None}.values():
+        prepare = getattr(runner, "prepare_process", None)  # e.g. dbt: import dbt once, not per run
+        if prepare is not None:
+            prepare()
 
 
 def _requests(stdin_fd: int, first: str | None) -> Iterator[str]:

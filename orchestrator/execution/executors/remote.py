@@ -303,6 +303,9 @@ def forget_run(run_id: str) -> None:
         _CANCELED.discard(run_id)
     if run is not None:
         run.finished = True
+        close = getattr(run.env.resources, "close", None)  # the resources this worker set up for it
+        if close is not None:
+            close()
 
 
 def _ensure_flusher() -> None:
