@@ -12,6 +12,7 @@ import click
 from orchestrator import render
 from orchestrator.cli_options import emit, exclude_option, json_option, select_option
 from orchestrator.errors import OrchestratorError
+from orchestrator.execution.executors import EXECUTORS, executor_named
 from orchestrator.execution.materialize import build_plan, load_dynamic_partitions, validate_partition
 from orchestrator.execution.run import execute_plan
 from orchestrator.execution.tally import RunTally
@@ -100,11 +101,14 @@ def assets_list(ws: Workspace, selection: str | None, exclude: str | None, as_js
 @exclude_option
 @click.option("--partition", default=None, help="Partition key to materialize.")
 @click.option("--max-concurrency", type=int, default=None, help="Steps at once.")
-@click.option("--executor", type=click.Choice(["thread", "process"]), default="thread")
+@click.option("--executor", type=click.Choice(EXECUTORS), default="thread", envvar="ORCH_EXECUTOR",
+              show_envvar=True, help="Where steps run: threads, forked processes or a Dask cluster.")
+@click.option("--dask-address", default=None, envvar="ORCH_DASK_ADDRESS", show_envvar=True,
+              help="Dask scheduler for --executor dask (tcp://host:8786); default: a LocalCluster per run.")
 @json_option
 @click.pass_obj
 def materialize(ws: Workspace, selection: str | None, exclude: str | None, partition: str | None,
-                max_concurrency: int | None, executor: str, as_json: bool) -> None:
+                max_concurrency: int | None, executor: str, dask_address: str | None, as_json: bool) -> None:
     """Materialize the selected assets (all by default)."""
     defs = ws.defs
     load_dynamic_partitions(defs.graph, ws.store)
@@ -119,8 +123,9 @@ def materialize(ws: Workspace, selection: str | None, exclude: str | None, parti
     with render.RunProgress(run_plan, enabled=not as_json) as progress:
         result = execute_plan(run_plan, store=ws.store, io_managers=ws.io_managers(),
                               resources=defs.resources, partition=partition, selection=selection,
-                              exclude=exclude, max_concurrency=max_concurrency, executor=executor,
-                              listener=listen, launched_by="cli")
+                              exclude=exclude, max_concurrency=max_concurrency,
+                              executor=executor_named(executor, dask_address), listener=listen,
+                              launched_by="cli")
     summary = {
         "run_id": result.run_id,
         "status": result.status.value,
