@@ -70,7 +70,7 @@ def column_lineage(defs: Any, *, store: Any = None, home: str | Path | None = No
         units[unit.asset] = _with_relation(unit, known.relation) if known is not None else unit
     if iceberg is None:
         iceberg = iceberg_hook(defs, digests)
-    layers = Layers(schema_layers(projects, digests, recorded, warehouse or _warehouse(defs), iceberg,
+    layers = Layers(schema_layers(projects, digests, recorded, warehouse or _warehouse(defs, projects), iceberg,
                                   _documented_python(others)))
     path = Path(home) / FILE_NAME if home else (projects[0].target_path / FILE_NAME if projects else None)
     saved = LineageStore(path)
@@ -91,7 +91,8 @@ def dbt_column_lineage(project: DbtProject | str | Path, *, recorded_schemas: Ma
     digested_at = time.perf_counter()
     compiled = compiled_sql(project, digest, compiler)
     compiled_at = time.perf_counter()
-    layers = Layers(schema_layers([project], [digest], RecordedSchemas(recorded_schemas), warehouse, iceberg, {}))
+    layers = Layers(schema_layers([project], [digest], RecordedSchemas(recorded_schemas),
+                                  warehouse or profile_warehouse([project]), iceberg, {}))
     path = project.target_path / FILE_NAME if store is True else (Path(store) if store else None)
     saved = LineageStore(path)
     results = compute(dbt_units(digest, compiled), layers, saved, workers)
@@ -104,7 +105,7 @@ def dbt_column_lineage(project: DbtProject | str | Path, *, recorded_schemas: Ma
 
 
 def schema_layers(projects: list[DbtProject], digests: list[DbtDigest], recorded: RecordedSchemas,
-                  warehouse: str | Path | None, iceberg: IcebergHook | None,
+                  warehouse: str | Path | WarehouseSchemas | None, iceberg: IcebergHook | None,
                   documented: Mapping[str, Mapping[str, str]]) -> list[SchemaSource]:
     seeds: dict[str, tuple[Path, Mapping[str, str]]] = {}
     docs: dict[str, Mapping[str, str]] = dict(documented)
@@ -116,7 +117,7 @@ def schema_layers(projects: list[DbtProject], digests: list[DbtDigest], recorded
                 docs[node.key] = node.documented
     return [
         recorded,
-        WarehouseSchemas(warehouse),
+        warehouse if isinstance(warehouse, WarehouseSchemas) else WarehouseSchemas(warehouse),
         HookSchemas("iceberg", iceberg),
         *(CatalogSchemas(p.target_path / "catalog.json") for p in projects),
         SeedFileSchemas(seeds),
@@ -134,12 +135,26 @@ def dbt_projects(assets: Iterable[Any]) -> list[DbtProject]:
     return list(found.values())
 
 
-def _warehouse(defs: Any) -> Path | None:
+def _warehouse(defs: Any, projects: list[DbtProject]) -> Path | WarehouseSchemas | None:
+    """The DuckDB warehouse: the first DuckDBIOManager's file, else ORCH_WAREHOUSE_PATH, else the
+    one the dbt projects' profile targets (with its attached databases)."""
     for manager in (getattr(defs, "io_managers", None) or {}).values():
         if type(manager).__name__ == "DuckDBIOManager" and getattr(manager, "path", None):
             return Path(manager.path)
     env = os.environ.get("ORCH_WAREHOUSE_PATH")
-    return Path(env) if env else None
+    return Path(env) if env else profile_warehouse(projects)
+
+
+def profile_warehouse(projects: list[DbtProject]) -> WarehouseSchemas | None:
+    """The DuckDB database (and attached ones) of the first project whose profile targets one."""
+    for project in projects:
+        try:
+            target = project.warehouse()
+        except Exception:  # an unrenderable profile: dbt itself reports it
+            continue
+        if target is not None and target.path is not None:
+            return WarehouseSchemas(target.path, [(a.path, a.alias) for a in target.attached])
+    return None
 
 
 def _documented_python(assets: Iterable[Any]) -> dict[str, dict[str, str]]:
