@@ -27,6 +27,8 @@ class NodeResultHandler:
         self.nodes = nodes
         self.wanted = set(context.assets)
         self.reported: set[str] = set()
+        self.failed_unit_tests: dict[Any, list[str]] = {}
+        """asset -> its unit tests that failed: dbt then skips the model, and says 'upstream'."""
         self._lock = threading.Lock()
 
     def on_event(self, name: str, data: Mapping[str, Any]) -> None:
@@ -58,7 +60,9 @@ class NodeResultHandler:
                 metadata["rows_affected"] = int(response["rows_affected"])
             self.context.succeeded(key, **metadata)
         elif status == "skipped":
-            self.context.skipped(key, f"dbt skipped '{key}': {message or 'an upstream node failed'}")
+            units = self.failed_unit_tests.get(key)
+            cause = f"its unit test {'; '.join(units)}" if units else (message or "an upstream node failed")
+            self.context.skipped(key, f"dbt skipped '{key}': {cause}")
         else:
             self.context.failed(key, f"dbt {status} in '{key}': {message}".rstrip(": "))
 
@@ -77,4 +81,8 @@ class NodeResultHandler:
         if status == "skipped":
             self.context.event(EventType.LOG, check.asset, f"dbt skipped test {check.name}: {message}")
             return
+        if not passed and check.metadata.get("test_type") == "unit":
+            detail = " ".join(message.split())[:300]
+            self.failed_unit_tests.setdefault(check.asset, []).append(
+                f"'{check.name}' failed" + (f": {detail}" if detail else ""))
         self.context.check(check.asset, check.name, passed, check.blocking, **metadata)

@@ -101,12 +101,13 @@ class WarehouseSchemas:
         if self._tables is not None:
             return self._tables
         self._tables = {}
-        if self.path is None or not self.path.exists():
+        main = self.path is not None and self.path.exists()
+        if not main and not any(path.exists() for path, _ in self.attached):
             return self._tables
         try:
             import duckdb
 
-            con = duckdb.connect(str(self.path), read_only=True)
+            con = duckdb.connect(str(self.path), read_only=True) if main else duckdb.connect(":memory:")
         except Exception as exc:  # locked by a writer, or not a DuckDB file
             self.error = f"{type(exc).__name__}: {exc}"
             return self._tables
