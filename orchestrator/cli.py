@@ -219,7 +219,7 @@ def lineage_column(ws: Workspace, target: str, upstream: bool, depth: int | None
                    as_json: bool) -> None:
     """One column's lineage: upstream to source columns, or downstream (its impact)."""
     found = _column_lineage(ws).trace(target, "upstream" if upstream else "downstream", depth, filters)
-    emit(found, as_json, lambda f: _echo_column_edges(f["edges"], []))
+    emit(found, as_json, lambda f: _echo_column_edges(f["edges"], [], f.get("warnings", ())))
 
 
 def _column_lineage(ws: Workspace) -> Any:
@@ -234,7 +234,8 @@ def _column_lineage(ws: Workspace) -> Any:
     return found["columns"].load()(ws.defs, store=ws.store, home=ws.home)
 
 
-def _echo_column_edges(edges: list[dict[str, Any]], errors: list[dict[str, str]]) -> None:
+def _echo_column_edges(edges: list[dict[str, Any]], errors: list[dict[str, str]],
+                       warnings: Any = ()) -> None:
     def ref(r: dict[str, Any]) -> str:
         return r["asset"] if r["column"] is None else f"{r['asset']}.{r['column']}"
 
@@ -243,6 +244,8 @@ def _echo_column_edges(edges: list[dict[str, Any]], errors: list[dict[str, str]]
         click.echo(f"{ref(edge['source'])} -> {ref(edge['target'])}  [{kind}]")
     for error in errors:
         click.echo(f"error: {error['asset']}: {error['message']}", err=True)
+    for warning in warnings:
+        click.echo(f"warning: {warning['message']}", err=True)
     click.echo(f"{len(edges)} edges" + (f", {len(errors)} assets with errors" if errors else ""), err=True)
 
 

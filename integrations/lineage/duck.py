@@ -80,3 +80,17 @@ def sql(context: Any, query: str, /, keys: Mapping[str, str] | None = None, **ta
         record = {"sql": rendered, "dialect": "duckdb", "tables": {n: (keys or {}).get(n) for n in names}}
         context.add_metadata(**{METADATA_KEY: record})
     return result
+
+
+def duckdb_syntax_error(query: str) -> str | None:
+    """What DuckDB's own parser says of `query` (None when it parses): sqlglot accepts some SQL
+    DuckDB rejects (a stray `,,`, `group by` with nothing after it)."""
+    import duckdb
+
+    try:
+        duckdb.extract_statements(query)
+    except duckdb.ParserException as exc:
+        return " ".join(str(exc).split("LINE")[0].split())
+    except duckdb.Error:
+        return None
+    return None
