@@ -12,6 +12,7 @@ import click
 
 from orchestrator import render
 from orchestrator.cli_options import emit, exclude_option, json_option, select_option
+from orchestrator.cli_state import comparison, state, state_option
 from orchestrator.definitions import Definitions, load_definitions
 from orchestrator.errors import OrchestratorError
 from orchestrator.execution.materialize import build_plan, load_dynamic_partitions, validate_partition
@@ -109,12 +110,14 @@ def assets() -> None:
 @assets.command("list")
 @select_option
 @exclude_option
+@state_option
 @json_option
 @click.pass_obj
-def assets_list(ws: Workspace, selection: str | None, exclude: str | None, as_json: bool) -> None:
+def assets_list(ws: Workspace, selection: str | None, exclude: str | None, state_dir: str | None,
+                as_json: bool) -> None:
     """List the selected assets."""
     graph = ws.defs.graph
-    keys = resolve(selection or "*", graph, exclude)
+    keys = resolve(selection or "*", graph, exclude, comparison(ws, state_dir))
     rows = [render.asset_row(graph, k) for k in graph.toposort(keys)]
     emit(rows, as_json, render.assets_table)
 
@@ -125,14 +128,15 @@ def assets_list(ws: Workspace, selection: str | None, exclude: str | None, as_js
 @click.option("--partition", default=None, help="Partition key to materialize.")
 @click.option("--max-concurrency", type=int, default=None, help="Steps at once.")
 @click.option("--executor", type=click.Choice(["thread", "process"]), default="thread")
+@state_option
 @json_option
 @click.pass_obj
 def materialize(ws: Workspace, selection: str | None, exclude: str | None, partition: str | None,
-                max_concurrency: int | None, executor: str, as_json: bool) -> None:
+                max_concurrency: int | None, executor: str, state_dir: str | None, as_json: bool) -> None:
     """Materialize the selected assets (all by default)."""
     defs = ws.defs
     load_dynamic_partitions(defs.graph, ws.store)
-    run_plan = build_plan(defs, selection, exclude)
+    run_plan = build_plan(defs, selection, exclude, comparison(ws, state_dir))
     partition = validate_partition(defs.graph, run_plan.asset_keys, partition)
     with render.RunProgress(run_plan, enabled=not as_json) as progress:
         result = execute_plan(run_plan, store=ws.store, io_managers=ws.io_managers(),
@@ -185,16 +189,17 @@ def runs_show(ws: Workspace, run_id: str, as_json: bool) -> None:
 @select_option
 @exclude_option
 @click.option("--columns", is_flag=True, help="Column-level lineage: edges between columns.")
+@state_option
 @json_option
 @click.pass_context
 def lineage(ctx: click.Context, selection: str | None, exclude: str | None, columns: bool,
-            as_json: bool) -> None:
+            state_dir: str | None, as_json: bool) -> None:
     """Lineage edges among the selected assets (`--columns`: between their columns)."""
     if ctx.invoked_subcommand is not None:
         return
     ws: Workspace = ctx.obj
     graph = ws.defs.graph
-    keys = resolve(selection or "*", graph, exclude)
+    keys = resolve(selection or "*", graph, exclude, comparison(ws, state_dir))
     if columns:
         found = _column_lineage(ws).to_json({str(k) for k in keys})
         emit(found, as_json, lambda f: _echo_column_edges(f["edges"] + f["filter_edges"], f["errors"]))
@@ -254,6 +259,7 @@ def _core_commands() -> None:
 
     main.add_command(backfill)
     main.add_command(partitions)
+    main.add_command(state)
 
 
 def _plugin_commands() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from integrations.dbt.checks import data_and_unit_tests, freshness_checks
-from integrations.dbt.semantic import metric_models, seeds_behind_sources, semantic_metadata
+from integrations.dbt.semantic import MacroChecksums, metric_models, seeds_behind_sources, semantic_metadata
 from integrations.dbt.translator import DbtTranslator
 from orchestrator.assets import AssetCheckDefinition, AssetDefinition, AssetDep
 from orchestrator.errors import DefinitionError
@@ -151,6 +151,7 @@ def load_nodes(
     freshness = freshness_checks(sources, key_of)
     seed_of = {uid: seed for uid, seed in seeds_behind_sources(manifest).items() if uid in key_of and seed in key_of}
     semantic = semantic_metadata(manifest)
+    macros = MacroChecksums(manifest)
     test_types: dict[AssetKey, set[str]] = {}
     for check in (*checks, *freshness):  # recorded on each asset for `test_type:` selection
         test_types.setdefault(check.asset, set()).add(check.metadata["test_type"])
@@ -175,6 +176,8 @@ def load_nodes(
             metadata["test_types"] = sorted(test_types[key])
         if uid in semantic:
             metadata.update(semantic[uid])
+        if (macro_checksum := macros.of(node)) is not None:
+            metadata["dbt_macros_checksum"] = macro_checksum
         if uid in seed_of:
             metadata["seed"] = str(key_of[seed_of[uid]])
         assets.append(

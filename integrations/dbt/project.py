@@ -26,7 +26,7 @@ from integrations.dbt.translator import DbtTranslator
 from orchestrator.io.files import atomic_write_bytes
 from orchestrator.memory import paused_gc
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 PROJECT_PATHS = {"model-paths": ["models"], "seed-paths": ["seeds"], "snapshot-paths": ["snapshots"],
                  "test-paths": ["tests"], "macro-paths": ["macros"], "analysis-paths": ["analyses"]}
 """dbt_project.yml keys naming the folders dbt parses, with dbt's defaults."""

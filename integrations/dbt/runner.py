@@ -30,6 +30,7 @@ from integrations.dbt import manifest_pickle
 from integrations.dbt.manifest import DbtNodes, ManifestError
 from integrations.dbt.project import DbtProject
 from integrations.dbt.results import NodeResultHandler
+from integrations.dbt.state import defer_args
 from orchestrator.errors import ExecutionError
 from orchestrator.io.files import atomic_write_bytes
 from orchestrator.execution.context import BatchContext
@@ -181,7 +182,8 @@ class DbtRunner:
         range_args, range_vars = self.range_args(context)
         selected = context if assets is None else dataclasses.replace(context, assets=tuple(assets))
         args = ["build", *dbt_args(self.project, range_vars), "--select", *self.selectors(selected),
-                "--indirect-selection", "buildable", "--no-write-json", *self.extra_args]
+                "--indirect-selection", "buildable", "--no-write-json", *defer_args(self.project),
+                *self.extra_args]
         return args + range_args
 
     def range_args(self, context: BatchContext) -> tuple[list[str], dict[str, str]]:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -88,3 +89,39 @@ def seeds_behind_sources(manifest: Mapping[str, Any]) -> dict[str, str]:
              if n.get("resource_type") == "seed" and n.get("relation_name")}
     return {uid: seeds[rel] for uid, source in (manifest.get("sources") or {}).items()
             if (rel := _relation(source.get("relation_name"))) in seeds}
+
+
+class MacroChecksums:
+    """A checksum of the macros a node uses, transitively, for `state:modified.macros`. dbt's own
+    macros and its adapter's (packages `dbt`, `dbt_<adapter>`) change with dbt, not the project:
+    they are left out."""
+
+    def __init__(self, manifest: Mapping[str, Any]) -> None:
+        adapter = (manifest.get("metadata") or {}).get("adapter_type") or ""
+        self.internal = {"dbt", f"dbt_{adapter}"}
+        self.macros = manifest.get("macros") or {}
+        self._closure: dict[str, frozenset[str]] = {}
+
+    def _uses(self, uid: str, seen: frozenset[str] = frozenset()) -> frozenset[str]:
+        if uid in self._closure:
+            return self._closure[uid]
+        macro = self.macros.get(uid)
+        if macro is None or macro.get("package_name") in self.internal or uid in seen:
+            return frozenset()
+        found = frozenset({uid}).union(*(self._uses(m, seen | {uid}) for m in _macro_deps(macro)))
+        self._closure[uid] = found
+        return found
+
+    def of(self, node: Mapping[str, Any]) -> str | None:
+        used = sorted(frozenset().union(*(self._uses(m) for m in _macro_deps(node))))
+        if not used:
+            return None
+        digest = hashlib.blake2b(digest_size=12)
+        for uid in used:
+            digest.update(uid.encode())
+            digest.update((self.macros[uid].get("macro_sql") or "").encode())
+        return digest.hexdigest()
+
+
+def _macro_deps(node: Mapping[str, Any]) -> list[str]:
+    return list((node.get("depends_on") or {}).get("macros") or ())

@@ -50,8 +50,9 @@ def validate_partition(graph: AssetGraph, keys: Iterable[AssetKey], partition: s
     return canonical
 
 
-def build_plan(defs: Definitions, selection: str | None, exclude: str | None) -> Plan:
-    keys = resolve(selection or "*", defs.graph, exclude)
+def build_plan(defs: Definitions, selection: str | None, exclude: str | None, state: Any = None) -> Plan:
+    """`state`: a StateComparison for `state:` selectors (orchestrator.state)."""
+    keys = resolve(selection or "*", defs.graph, exclude, state)
     return plan(defs.graph, keys)
 
 
