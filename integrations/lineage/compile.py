@@ -39,7 +39,7 @@ from integrations.lineage.render import render_simple
 from orchestrator.io.files import atomic_write_bytes
 
 CACHE_NAME = "orch_lineage_compiled.pickle"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 SELECTION_TAG = "orch_lineage_compile"
 PARALLEL_COMPILE = 400
 """Nodes left for dbt from which its compile is split across worker processes."""
@@ -71,7 +71,7 @@ def compiled_sql(project: DbtProject, digest: DbtDigest, compiler: Compiler | No
             found[node.uid] = node.compiled
         elif (hit := cache.get(node.uid)) is not None and hit[0] in (node.compile_key,
                                                                        _with_warehouse(node, warehouse)):
-            found[node.uid] = hit[1]
+            found[node.uid] = hit[1]  # compiled SQL, or the error it gave for the same inputs
         else:
             missing.append(node)
     if missing:
@@ -85,7 +85,7 @@ def compiled_sql(project: DbtProject, digest: DbtDigest, compiler: Compiler | No
         for node in missing:
             result = compiled.get(node.uid, RuntimeError("dbt compile returned nothing for this node"))
             found[node.uid] = result
-            if isinstance(result, str):
+            if node.uid in compiled:  # failures too: the same inputs fail the same way
                 key = _with_warehouse(node, warehouse) if node in introspective else node.compile_key
                 cache[node.uid] = (key, result)
         keep = {n.uid for n in wanted}
@@ -98,8 +98,9 @@ def _needs_connection(result: str | Exception | None) -> bool:
 
 
 def _with_warehouse(node: DbtNode, stamp: str | None) -> str:
-    """The cache key of a node compiled against the warehouse: its SQL may depend on the data."""
-    return f"{node.compile_key}@{stamp}" if stamp else node.compile_key
+    """The cache key of a node compiled against the warehouse: its SQL may depend on the data (and
+    without a warehouse it needs one until there is one)."""
+    return f"{node.compile_key}@{stamp or 'no warehouse'}"
 
 
 def warehouse_file(project: DbtProject) -> Path | None:

@@ -199,7 +199,7 @@ def _snapshot_config(node: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _project_hash(project: DbtProject, manifest: Mapping[str, Any]) -> str:
-    """Everything project-wide a compiled SQL depends on: macros and dbt_project.yml (vars)."""
+    """Everything project-wide a compiled SQL depends on: macros, dbt_project.yml and the vars."""
     digest = hashlib.blake2b(digest_size=16)
     for uid in sorted(manifest.get("macros") or {}):
         digest.update(uid.encode())
@@ -207,4 +207,5 @@ def _project_hash(project: DbtProject, manifest: Mapping[str, Any]) -> str:
     project_file = project.project_dir / "dbt_project.yml"
     if project_file.exists():
         digest.update(project_file.read_bytes())
+    digest.update(project.vars_key.encode())  # DbtProject(vars=...): passed to every compile
     return digest.hexdigest()
