@@ -11,6 +11,13 @@ from orchestrator.assets import (
     asset,
     asset_check,
 )
+from orchestrator.automation.conditions import AutomationCondition
+from orchestrator.automation.freshness import FreshnessPolicy
+from orchestrator.automation.jobs import JobDefinition, RunRetryPolicy, define_job
+from orchestrator.automation.schedules import ScheduleDefinition
+from orchestrator.automation.sensors import (
+    RunRequest, SensorContext, SensorDefinition, SkipReason, asset_sensor, run_status_sensor, sensor,
+)
 from orchestrator.definitions import Definitions, load_definitions
 from orchestrator.errors import OrchestratorError
 from orchestrator.execution.context import AssetContext, BatchContext
@@ -49,11 +56,30 @@ __getattr__ = lazy_attributes(__name__, {
     "DuckDBIOManager": "orchestrator.io.duckdb",
     "ParquetIOManager": "orchestrator.io.parquet",
     "open_store": "orchestrator.storage.open",
+    "enqueue_run": "orchestrator.launch.queue",
+    "cancel_run": "orchestrator.launch.queue",
+    "asset_statuses": "orchestrator.automation.status",
 })
 
 
 __all__ = [
     "AllPartitionsMapping",
+    "AutomationCondition",
+    "FreshnessPolicy",
+    "JobDefinition",
+    "RunRequest",
+    "RunRetryPolicy",
+    "ScheduleDefinition",
+    "SensorContext",
+    "SensorDefinition",
+    "SkipReason",
+    "asset_sensor",
+    "asset_statuses",
+    "cancel_run",
+    "define_job",
+    "enqueue_run",
+    "run_status_sensor",
+    "sensor",
     "AssetCheckDefinition",
     "AssetContext",
     "AssetDefinition",

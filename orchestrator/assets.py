@@ -106,6 +106,12 @@ class AssetDefinition:
     """How backfills split a range for this asset; None: the default for its kind."""
     range_parameter: str | None = None
     """The parameter (annotated PartitionRange) that receives the range a run covers."""
+    pool: str | None = None
+    """A named slot limit its runs hold (e.g. the DuckDB warehouse allows one writing process)."""
+    automation: Any = None
+    """An AutomationCondition: when the daemon materializes it by itself."""
+    freshness: Any = None
+    """A FreshnessPolicy: how old its data may get before it is late."""
 
     def effective_backfill_policy(self, io_writes_ranges: bool = False) -> BackfillPolicy:
         """Explicit policy, else one run for the whole range for batch runners (dbt), functions that
@@ -229,6 +235,9 @@ def asset(
     backfill_policy: BackfillPolicy | None = None,
     partition_mappings: Mapping[str, Any] | None = None,
     column_lineage: Mapping[str, Any] | None = None,
+    pool: str | None = None,
+    automation: Any = None,
+    freshness: Any = None,
 ) -> Any:
     """Declare a Python function as an asset; its parameter names are its upstream assets.
 
@@ -238,7 +247,9 @@ def asset(
     backfill run the whole range at once (`backfill_policy` overrides).
     `schema_change` says what happens when a table's schema differs from its last
     materialization: "warn" (a log event, the default), "block" (the step fails, nothing is
-    written) or "ignore".
+    written) or "ignore". `pool` names a slot limit its runs hold (`Definitions(pools=...)`);
+    `automation` (an AutomationCondition) lets the daemon materialize it by itself; `freshness`
+    (a FreshnessPolicy) says how old its data may get.
 
     >>> @asset(group="demo")
     ... def orders(): return [1, 2]
@@ -285,9 +296,21 @@ def asset(
             schema_change=schema_change,
             backfill_policy=backfill_policy,
             range_parameter=range_parameter,
+            pool=pool,
+            automation=automation,
+            freshness=_freshness_policy(freshness),
         )
 
     return build(fn) if fn is not None else build
+
+
+def _freshness_policy(value: Any) -> Any:
+    """A FreshnessPolicy as given, or built from a mapping (dbt's `meta.freshness`)."""
+    if value is None or not isinstance(value, Mapping):
+        return value
+    from orchestrator.automation.freshness import FreshnessPolicy
+
+    return FreshnessPolicy.from_mapping(value)
 
 
 def _module_parts(fn: Callable[..., Any]) -> tuple[str, ...]:
@@ -311,8 +334,11 @@ def AssetSpec(  # noqa: N802 - reads as a type at call sites, like dataclasses
     metadata: Mapping[str, Any] | None = None,
     io_manager: str = "io_manager",
     partitions: PartitionsDefinition | None = None,
+    freshness: Any = None,
 ) -> AssetDefinition:
-    """Declare an asset computed elsewhere (a table another system loads); it is never executed."""
+    """Declare an asset computed elsewhere (a table another system loads); it is never executed.
+
+    `freshness` (a FreshnessPolicy) is checked against the materializations the store records for it."""
     asset_key = AssetKey.coerce(key)
     return AssetDefinition(
         key=asset_key,
@@ -330,6 +356,7 @@ def AssetSpec(  # noqa: N802 - reads as a type at call sites, like dataclasses
         fqn=asset_key.path,
         origin=f"AssetSpec({str(asset_key)!r})",
         executable=False,
+        freshness=_freshness_policy(freshness),
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tomllib
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -13,69 +12,14 @@ import click
 from orchestrator import render
 from orchestrator.cli_options import emit, exclude_option, json_option, select_option
 from orchestrator.cli_state import comparison, state, state_option
-from orchestrator.definitions import Definitions, load_definitions
 from orchestrator.errors import OrchestratorError
 from orchestrator.execution.materialize import build_plan, load_dynamic_partitions, validate_partition
 from orchestrator.execution.run import execute_plan
-from orchestrator.home import default_io_managers, project_root, resolve_home
 from orchestrator.selection import resolve
-from orchestrator.storage.base import EventStore
 from orchestrator.storage.events import RunStatus
+from orchestrator.workspace import Workspace
 
 EXIT_FAILED, EXIT_ERROR, EXIT_CANCELED = 1, 2, 130
-
-
-class Workspace:
-    """What the global options point at; the definitions and the store open lazily, once."""
-
-    def __init__(self, defs: str | None, home: str | None, storage: str | None) -> None:
-        self.defs_target = defs
-        self.home = resolve_home(home)
-        # Everything this process starts (dbt's profile, the user's definitions) sees the same home.
-        os.environ["ORCH_HOME"] = str(self.home)
-        self.storage_url = storage or os.environ.get("ORCH_STORAGE_URL")
-        self._defs: Definitions | None = None
-        self._store: EventStore | None = None
-
-    @property
-    def defs(self) -> Definitions:
-        if self._defs is None:
-            self._defs = load_definitions(self._target())
-        return self._defs
-
-    @property
-    def store(self) -> EventStore:
-        if self._store is None:
-            from orchestrator.storage.open import open_store  # SQLAlchemy: only commands that use the store
-
-            self._store = open_store(self.storage_url, self.home)
-        return self._store
-
-    def _target(self) -> str:
-        if self.defs_target:
-            return self.defs_target
-        if os.environ.get("ORCH_DEFS"):
-            return os.environ["ORCH_DEFS"]
-        root = project_root()
-        pyproject = root / "pyproject.toml"
-        if pyproject.exists():
-            config = tomllib.loads(pyproject.read_text()).get("tool", {}).get("orchestrator", {})
-            if "defs" in config:
-                spec = config["defs"]
-                path_part = spec.partition(":")[0]
-                return str(root / spec) if path_part.endswith(".py") else spec
-        raise OrchestratorError(
-            "No definitions to load: pass --defs path/to/definitions.py (or package.module), "
-            "set ORCH_DEFS, or add `[tool.orchestrator] defs = \"...\"` to pyproject.toml."
-        )
-
-    def io_managers(self) -> dict:
-        """The defaults under ORCH_HOME, overridden by the definitions' own."""
-        return {**default_io_managers(self.home), **self.defs.io_managers}
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
 
 
 class _Group(click.Group):
@@ -142,7 +86,7 @@ def materialize(ws: Workspace, selection: str | None, exclude: str | None, parti
         result = execute_plan(run_plan, store=ws.store, io_managers=ws.io_managers(),
                               resources=defs.resources, partition=partition, selection=selection,
                               max_concurrency=max_concurrency, executor=executor,
-                              listener=progress.on_event)
+                              listener=progress.on_event, launched_by="cli")
     summary = {
         "run_id": result.run_id,
         "status": result.status.value,
@@ -255,11 +199,17 @@ def _echo_column_edges(edges: list[dict[str, Any]], errors: list[dict[str, str]]
 
 
 def _core_commands() -> None:
+    from orchestrator.cli_automation import assets_status, automation, schedules, sensors
     from orchestrator.cli_backfill import backfill, partitions
+    from orchestrator.cli_runs import daemon, dev, runs_cancel, runs_launch, runs_reexecute
 
     main.add_command(backfill)
     main.add_command(partitions)
-    main.add_command(state)
+    for command in (runs_launch, runs_cancel, runs_reexecute):
+        runs.add_command(command)
+    assets.add_command(assets_status)
+    for command in (daemon, dev, schedules, sensors, automation, state):
+        main.add_command(command)
 
 
 def _plugin_commands() -> None:

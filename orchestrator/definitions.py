@@ -34,6 +34,9 @@ class Definitions:
     `io_managers` maps the names assets use in `io_manager=` to IOManager instances; names left
     out get the defaults of the run (Parquet under ORCH_HOME, or in-memory in the Python API).
     `root` is the project's directory: Python asset paths are made relative to it for `path:`.
+    `jobs`, `schedules` and `sensors` are what the daemon runs by itself (a job a schedule or sensor
+    names is added to `jobs`); `pools` maps pool names to their slots (a pool not named has 1);
+    `run_retries` (a RunRetryPolicy) re-queues failed runs of jobs that set none.
     """
 
     def __init__(
@@ -43,6 +46,11 @@ class Definitions:
         io_managers: Mapping[str, Any] | None = None,
         resources: Mapping[str, Any] | None = None,
         root: str | Path | None = None,
+        jobs: Iterable[Any] = (),
+        schedules: Iterable[Any] = (),
+        sensors: Iterable[Any] = (),
+        pools: Mapping[str, int] | None = None,
+        run_retries: Any = None,
     ) -> None:
         self.root = Path(root).resolve() if root else None
         found_assets: list[AssetDefinition] = []
@@ -61,6 +69,11 @@ class Definitions:
         self.checks = tuple(found_checks)
         self.io_managers = dict(io_managers or {})
         self.resources = dict(resources or {})
+        from orchestrator.automation.registry import automation_registry  # no graph needed: cheap
+
+        self.jobs, self.schedules, self.sensors = automation_registry(jobs, schedules, sensors)
+        self.pools = {str(k): int(v) for k, v in (pools or {}).items()}
+        self.run_retries = run_retries
 
     def _relative(self, definition: AssetDefinition) -> AssetDefinition:
         if self.root is None or definition.path is None or not os.path.isabs(definition.path):

@@ -24,7 +24,7 @@ console = Console(highlight=False, width=_WIDTH)
 err_console = Console(stderr=True, highlight=False, width=_WIDTH)
 
 _STYLE = {"succeeded": "green", "failed": "red", "skipped": "yellow", "canceled": "magenta",
-          "started": "cyan"}
+          "started": "cyan", "running": "cyan", "queued": "blue", "starting": "cyan"}
 
 
 def error(message: str) -> None:
@@ -76,6 +76,10 @@ def run_row(run: RunRecord) -> dict[str, Any]:
         "started_at": _when(run.started_at),
         "ended_at": _when(run.ended_at),
         "seconds": round(run.ended_at - run.started_at, 3) if run.ended_at else None,
+        "launched_by": run.launched_by,
+        "attempt": run.attempt,
+        "parent_run_id": run.parent_run_id,
+        "error": run.error,
     }
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from orchestrator.storage.sql import SqlEventStore
 
-from tests.pg import fresh_postgres_url
+from tests.pg import ALL_TABLES, fresh_postgres_url
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -26,11 +26,26 @@ def storage_url(request, tmp_path) -> str:
     """The same test runs once per backend of the event store, on an empty store."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'orch.db'}"
-    url = request.getfixturevalue("postgres_url")
-    SqlEventStore(url).close()  # migrated
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
+    return request.getfixturevalue("empty_postgres_url")
+
+
+@pytest.fixture
+def empty_postgres_url(postgres_url: str) -> str:
+    """The session's PostgreSQL store, migrated and emptied for this test."""
+    SqlEventStore(postgres_url).close()  # migrated
+    engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1),
                               poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE runs, events, asset_latest, backfills, backfill_chunks, dynamic_partitions")
+        conn.exec_driver_sql(f"TRUNCATE {ALL_TABLES}")
     engine.dispose()
-    return url
+    return postgres_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A brand-new SQL database that no store has opened yet."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+    else:
+        with fresh_postgres_url() as url:
+            yield url

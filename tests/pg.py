@@ -14,6 +14,11 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from orchestrator.storage.schema import TABLES
+
+ALL_TABLES = ", ".join(t.name for t in TABLES)
+"""Every table of the store, for a TRUNCATE that empties it between tests."""
+
 ADMIN_URL = os.environ.get(
     "ORCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

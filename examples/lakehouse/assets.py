@@ -7,37 +7,38 @@ import datetime as dt
 import pyarrow as pa
 
 from examples.lakehouse import raw_data
-from orchestrator import DailyPartitions, PartitionRange, asset
+from orchestrator import AutomationCondition, DailyPartitions, FreshnessPolicy, PartitionRange, asset
 
 DAYS = (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
 
 
-@asset(key_prefix="raw", io_manager="warehouse", group="raw", kinds=["python", "duckdb"])
+@asset(key_prefix="raw", io_manager="warehouse", group="raw", kinds=["python", "duckdb"], pool="warehouse")
 def customers() -> pa.Table:
     """Customer sign-ups, as the shop's backend exports them."""
     return raw_data.customers()
 
 
-@asset(key_prefix="raw", io_manager="warehouse", group="raw", kinds=["python", "duckdb"])
+@asset(key_prefix="raw", io_manager="warehouse", group="raw", kinds=["python", "duckdb"], pool="warehouse")
 def orders() -> pa.Table:
     """Orders placed in 2024."""
     return raw_data.orders()
 
 
-@asset(key_prefix="raw", io_manager="warehouse", group="raw", kinds=["python", "duckdb"])
+@asset(key_prefix="raw", io_manager="warehouse", group="raw", kinds=["python", "duckdb"], pool="warehouse")
 def payments(orders: pa.Table) -> pa.Table:
     """Payment attempts for each order."""
     return raw_data.payments(orders)
 
 
-@asset(key_prefix="raw", io_manager="warehouse", group="raw", kinds=["python", "duckdb"])
+@asset(key_prefix="raw", io_manager="warehouse", group="raw", kinds=["python", "duckdb"], pool="warehouse")
 def events() -> pa.Table:
     """Clickstream events of 2024."""
     return raw_data.events_range(*DAYS)
 
 
 @asset(ins={"daily": "marts/fct_daily_revenue"}, group="forecast", kinds=["python", "parquet"],
-       owners=["finance-analytics@example.com"],
+       owners=["finance-analytics@example.com"], pool="warehouse",
+       automation=AutomationCondition.eager(), freshness=FreshnessPolicy(max_lag="6h"),
        column_lineage={"day": [("marts/fct_daily_revenue", "order_date", "transform")],
                        "revenue_forecast": [("marts/fct_daily_revenue", "revenue", "aggregate")]})
 def revenue_forecast(context, daily: pa.Table) -> pa.Table:
@@ -69,7 +70,7 @@ def marketing_spend() -> pa.Table:
 
 
 @asset(ins={"daily": "marts/fct_daily_revenue"}, partitions=DailyPartitions(start="2024-01-01"),
-       io_manager="iceberg", metadata={"partition_column": "order_date", "partition_grain": "day"},
+       io_manager="iceberg", metadata={"partition_column": "order_date", "partition_grain": "day"}, pool="warehouse",
        group="forecast", kinds=["python", "iceberg"],
        column_lineage={"order_date": [("marts/fct_daily_revenue", "order_date", "direct")],
                        "weekday": [("marts/fct_daily_revenue", "order_date", "transform")],

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from integrations.dbt.manifest import DBT_KIND, DbtNodes, ManifestError, load_nodes, read_manifest
 from integrations.dbt.project import DbtProject
@@ -21,17 +22,34 @@ def dbt_assets(
     backend: str = "inprocess",
     dbt_executable: str | None = None,
     extra_args: Sequence[str] = (),
+    pool: str | None = None,
+    automation: Any = None,
 ) -> list[AssetDefinition | AssetCheckDefinition]:
     """The project's models, seeds, snapshots, sources and exposures as assets, its tests as checks.
 
     Every executable asset shares one DbtRunner, so a contiguous run of them in a plan is ONE
     `dbt build`. Loading reads manifest.json only (cached by checksum); dbt is imported when a dbt
-    step actually runs.
+    step actually runs. `pool` names the slot limit the project's runs hold (a DuckDB warehouse
+    takes one writing process); `automation` is the AutomationCondition of every unpartitioned
+    model, seed and snapshot whose `meta.automation` sets none.
     """
     runner = DbtRunner(project, backend=backend, dbt_executable=dbt_executable, extra_args=extra_args)
     nodes = project.nodes(runner)
     runner.attach(nodes)
-    return [*nodes.assets, *nodes.checks]
+    assets = list(nodes.assets)
+    if pool is not None or automation is not None:
+        assets = [_with_defaults(a, pool, automation) if a.executable else a for a in assets]
+    return [*assets, *nodes.checks]
+
+
+def _with_defaults(asset: AssetDefinition, pool: str | None, automation: Any) -> AssetDefinition:
+    changes: dict[str, Any] = {}
+    if pool is not None and asset.pool is None:
+        changes["pool"] = pool
+    own = ((asset.config or {}).get("meta") or {}).get("automation")
+    if automation is not None and own is None and asset.partitions is None:
+        changes["automation"] = automation
+    return asset.with_changes(**changes) if changes else asset
 
 
 __all__ = [

@@ -163,7 +163,7 @@ def _run_chunk(defs: Definitions, store: EventStore, record: BackfillRecord, chu
         resources={**defs.resources, **(resources or {})}, partition=partition,
         partition_range=partition_range if chunk.partitions > 1 else None,
         selection=record.selection, max_concurrency=max_concurrency,
-        tags={"backfill": record.backfill_id, "chunk": str(chunk.seq)},
+        tags={"backfill": record.backfill_id, "chunk": str(chunk.seq)}, launched_by="backfill",
     )
     if result.status == RunStatus.CANCELED:
         status, error = ChunkStatus.CANCELED, "the run was canceled"

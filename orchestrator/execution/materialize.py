@@ -108,4 +108,5 @@ def materialize(
         tags=tags,
         keep_values=in_memory,
         listener=listener,
+        launched_by="api",
     )

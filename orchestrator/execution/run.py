@@ -15,6 +15,7 @@ from orchestrator.errors import ExecutionError
 from orchestrator.execution.context import BatchContext
 from orchestrator.execution.listeners import guarded, run_listeners
 from orchestrator.execution.plan import Plan, Step
+from orchestrator.execution.versions import StampingWriter, VersionStamper
 from orchestrator.execution.python_step import (
     CANCELED, FAILED, SKIPPED, SUCCEEDED, StepEnv, StepOutcome, _error, run_python_asset,
 )
@@ -141,23 +142,30 @@ def execute_plan(
     keep_values: bool = False,
     cancel: threading.Event | None = None,
     listener: Callable[[Event], None] | None = None,
+    queued: RunRecord | None = None,
+    launched_by: str | None = None,
 ) -> RunResult:
-    """Run every step of `run_plan`; Ctrl-C (KeyboardInterrupt) cancels the run cleanly."""
+    """Run every step of `run_plan`; Ctrl-C (KeyboardInterrupt) cancels the run cleanly.
+
+    `queued`: the record of a run taken from the queue (already marked running), executed under
+    its id instead of creating a new run."""
     if executor not in EXECUTORS:
         raise ExecutionError(f"Unknown executor '{executor}'. Use one of {EXECUTORS}.")
     if executor == "process" and any(isinstance(m, MemoryIOManager) for m in io_managers.values()):
         raise ExecutionError("The process executor cannot share in-memory IO managers; use Parquet.")
-    run_id = run_id or new_run_id()
+    run_id = queued.run_id if queued is not None else run_id or new_run_id()
     cancel = cancel or threading.Event()
     buffer = EventWriter(store)
     listeners = [guarded(found) for found in run_listeners(run_plan.source, io_managers)]
     if listener is not None or listeners:
         buffer = _Tee(buffer, [*([listener] if listener is not None else []), *listeners])
+    buffer = StampingWriter(buffer, VersionStamper(run_plan.source, store, run_plan.asset_keys))
     env = StepEnv(run_id, run_plan.source, io_managers, resources or {}, partition, partition_range,
                   buffer.add, keep_values, _previous_schemas(store, run_plan),
                   store.dynamic_partitions.add)
-    store.create_run(RunRecord(run_id, RunStatus.STARTED, selection, run_plan.asset_keys, partition,
-                               time.time(), tags=dict(tags or {})))
+    if queued is None:
+        store.create_run(RunRecord(run_id, RunStatus.RUNNING, selection, run_plan.asset_keys, partition,
+                                   time.time(), tags=dict(tags or {}), launched_by=launched_by))
     buffer.add(Event(run_id, EventType.RUN_STARTED, time.time(),
                      data={"steps": len(run_plan.steps), "assets": len(run_plan.asset_keys)}))
     scheduler = _Scheduler(run_plan)

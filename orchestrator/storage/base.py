@@ -19,12 +19,17 @@ LatestKey = tuple[AssetKey, str | None]
 class EventStore(ABC):
     """Where runs and their events are kept; every read the UI and CLI make goes through it.
 
-    `backfills` (a BackfillStore) keeps backfill records in the same database, and
-    `dynamic_partitions` (a DynamicPartitionStore) the keys of dynamic partitions.
+    Sub-stores in the same database: `backfills` (BackfillStore), `dynamic_partitions`
+    (DynamicPartitionStore), `queue` (RunQueue: queued runs, heartbeats, daemons), `triggers`
+    (TriggerStore: schedules, sensors, ticks, run keys) and `automation` (AutomationStore:
+    declarative-automation evaluations, freshness transitions).
     """
 
     backfills: Any
     dynamic_partitions: Any
+    queue: Any
+    triggers: Any
+    automation: Any
 
     @abstractmethod
     def create_run(self, run: RunRecord) -> None:
@@ -44,8 +49,9 @@ class EventStore(ABC):
         """The run with this id or unique id prefix; otherwise UnknownRunError."""
 
     @abstractmethod
-    def list_runs(self, limit: int = 50, status: RunStatus | None = None) -> list[RunRecord]:
-        """Runs newest first."""
+    def list_runs(self, limit: int = 50, status: RunStatus | None = None,
+                  statuses: Collection[RunStatus] | None = None) -> list[RunRecord]:
+        """Runs newest first, of one `status` or any of `statuses` when given."""
 
     @abstractmethod
     def events(
@@ -61,6 +67,25 @@ class EventStore(ABC):
         self, asset_keys: Collection[AssetKey] | None = None
     ) -> dict[LatestKey, Event]:
         """The newest materialization per (asset, partition), for all assets or the given ones."""
+
+    @abstractmethod
+    def asset_events(self, asset_keys: Collection[AssetKey], types: Collection[EventType] = (EventType.MATERIALIZATION,),
+                     after_id: int | None = None, limit: int = 1000) -> list[Event]:
+        """Events of these assets (and types) after an event id, oldest first: what asset sensors read."""
+
+    @abstractmethod
+    def max_event_id(self) -> int:
+        """The newest event's id (0 for an empty store)."""
+
+    @abstractmethod
+    def latest_failures(self, asset_keys: Collection[AssetKey] | None = None) -> dict[LatestKey, Event]:
+        """The newest failed step (STEP_FAILED naming the asset) per (asset, partition)."""
+
+    @abstractmethod
+    def latest_check_results(
+        self, asset_keys: Collection[AssetKey] | None = None
+    ) -> dict[tuple[AssetKey, str], Event]:
+        """The newest CHECK_RESULT per (asset, check name)."""
 
     @abstractmethod
     def event_count(self) -> int: ...
@@ -106,20 +131,30 @@ class MemoryEventStore(EventStore):
     """The in-memory twin: same behaviour as the SQL store, including JSON-normalised data."""
 
     def __init__(self) -> None:
+        from orchestrator.storage.automation import MemoryAutomationStore
         from orchestrator.storage.backfills import MemoryBackfillStore
         from orchestrator.storage.dynamic_partitions import MemoryDynamicPartitionStore
+        from orchestrator.storage.queue import MemoryRunQueue
+        from orchestrator.storage.triggers import MemoryTriggerStore
 
-        self.backfills = MemoryBackfillStore()
-        self.dynamic_partitions = MemoryDynamicPartitionStore()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # sub-stores hold it across several steps (one "transaction")
         self._runs: dict[str, RunRecord] = {}
         self._events: dict[str, list[Event]] = {}
         self._latest: dict[LatestKey, Event] = {}
+        self._failures: dict[LatestKey, Event] = {}
+        self._checks: dict[tuple[AssetKey, str], Event] = {}
         self._next_id = 1
+        self._run_keys: dict[tuple[str, str], str] = {}  # shared by the queue and the triggers
+        self.backfills = MemoryBackfillStore()
+        self.dynamic_partitions = MemoryDynamicPartitionStore()
+        self.queue = MemoryRunQueue(self)
+        self.triggers = MemoryTriggerStore(self)
+        self.automation = MemoryAutomationStore(self)
 
     def create_run(self, run: RunRecord) -> None:
         run = dataclasses.replace(
-            run, asset_keys=tuple(run.asset_keys), tags=load_json(dump_json(run.tags))
+            run, asset_keys=tuple(run.asset_keys), tags=load_json(dump_json(run.tags)),
+            config=load_json(dump_json(run.config)), pools=tuple(run.pools),
         )
         with self._lock:
             if run.run_id in self._runs:
@@ -141,8 +176,14 @@ class MemoryEventStore(EventStore):
                 stored = dataclasses.replace(event, type=EventType(event.type), data=data, id=self._next_id)
                 self._next_id += 1
                 self._events.setdefault(stored.run_id, []).append(stored)
-                if stored.type is EventType.MATERIALIZATION and stored.asset_key is not None:
+                if stored.asset_key is None:
+                    continue
+                if stored.type is EventType.MATERIALIZATION:
                     self._latest[(stored.asset_key, stored.partition or None)] = stored
+                elif stored.type is EventType.STEP_FAILED:
+                    self._failures[(stored.asset_key, stored.partition or None)] = stored
+                elif stored.type is EventType.CHECK_RESULT and "check" in stored.data:
+                    self._checks[(stored.asset_key, str(stored.data["check"]))] = stored
 
     def get_run(self, run_id: str) -> RunRecord:
         run_id = run_id.strip()
@@ -151,9 +192,11 @@ class MemoryEventStore(EventStore):
         matches = [i for i in ids if i.startswith(run_id)]
         return self._runs[pick_run_id(run_id, matches, lambda: ids)]
 
-    def list_runs(self, limit: int = 50, status: RunStatus | None = None) -> list[RunRecord]:
+    def list_runs(self, limit: int = 50, status: RunStatus | None = None,
+                  statuses: Collection[RunStatus] | None = None) -> list[RunRecord]:
+        wanted = {RunStatus(s) for s in ([status] if status is not None else statuses or ())}
         with self._lock:
-            runs = [r for r in self._runs.values() if status is None or r.status == status]
+            runs = [r for r in self._runs.values() if not wanted or r.status in wanted]
         runs.sort(key=lambda r: (r.started_at, r.run_id), reverse=True)
         return runs[:limit]
 
@@ -176,6 +219,30 @@ class MemoryEventStore(EventStore):
         keys = None if asset_keys is None else set(asset_keys)
         with self._lock:
             return {k: e for k, e in self._latest.items() if keys is None or k[0] in keys}
+
+    def asset_events(self, asset_keys: Collection[AssetKey], types: Collection[EventType] = (EventType.MATERIALIZATION,),
+                     after_id: int | None = None, limit: int = 1000) -> list[Event]:
+        keys, wanted = set(asset_keys), {EventType(t) for t in types}
+        with self._lock:
+            found = [e for events in self._events.values() for e in events
+                     if e.asset_key in keys and e.type in wanted and (after_id is None or (e.id or 0) > after_id)]
+        return sorted(found, key=lambda e: e.id or 0)[:limit]
+
+    def max_event_id(self) -> int:
+        with self._lock:
+            return self._next_id - 1
+
+    def latest_failures(self, asset_keys: Collection[AssetKey] | None = None) -> dict[LatestKey, Event]:
+        keys = None if asset_keys is None else set(asset_keys)
+        with self._lock:
+            return {k: e for k, e in self._failures.items() if keys is None or k[0] in keys}
+
+    def latest_check_results(
+        self, asset_keys: Collection[AssetKey] | None = None
+    ) -> dict[tuple[AssetKey, str], Event]:
+        keys = None if asset_keys is None else set(asset_keys)
+        with self._lock:
+            return {k: e for k, e in self._checks.items() if keys is None or k[0] in keys}
 
     def event_count(self) -> int:
         with self._lock:

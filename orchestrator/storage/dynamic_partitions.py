@@ -52,7 +52,7 @@ class MemoryDynamicPartitionStore(DynamicPartitionStore):
 
 class SqlDynamicPartitionStore(DynamicPartitionStore):
     def __init__(self, store: SqlEventStore) -> None:
-        from orchestrator.storage.sql import dynamic_partitions
+        from orchestrator.storage.schema import dynamic_partitions
 
         self._store, self._table = store, dynamic_partitions
 

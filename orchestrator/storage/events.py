@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
+
+import orjson
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -44,10 +46,28 @@ class Event:
 
 
 class RunStatus(str, Enum):
-    STARTED = "started"
+    """queued -> starting -> running -> succeeded | failed | canceled. A run started in the
+    foreground (`orch materialize`, `materialize()`) is running from its first moment."""
+
+    QUEUED = "queued"
+    STARTING = "starting"
+    RUNNING = "running"
+    STARTED = "running"  # the name before the queue existed: an alias of RUNNING
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELED = "canceled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+    @classmethod
+    def _missing_(cls, value: object) -> RunStatus | None:
+        return cls.RUNNING if value == "started" else None
+
+
+TERMINAL_STATUSES = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELED})
+ACTIVE_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.STARTING, RunStatus.RUNNING})
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +78,27 @@ class RunRecord:
     asset_keys: tuple[AssetKey, ...]
     partition: str | None
     started_at: float
+    """When the run started; for a run still queued, when it was enqueued."""
     ended_at: float | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    exclude: str | None = None
+    launched_by: str | None = None
+    """cli | api | ui | schedule | sensor | automation | backfill | retry"""
+    parent_run_id: str | None = None
+    """The run this one retries or re-executes."""
+    attempt: int = 1
+    enqueued_at: float | None = None
+    pid: int | None = None
+    host: str | None = None
+    heartbeat_at: float | None = None
+    pools: tuple[str, ...] = ()
+    config: Mapping[str, Any] = field(default_factory=dict)
+    """How to execute it: executor, retry policy, steps to skip (from failure)."""
+    cancel_requested_at: float | None = None
+    error: str | None = None
+    """Why the daemon ended the run (its process died, it could not start)."""
+    claimed_by: str | None = None
+    """The daemon that launched it."""
 
 
 def new_run_id() -> str:
@@ -77,4 +116,4 @@ def dump_json(value: Mapping[str, Any]) -> str | None:
 
 
 def load_json(text: str | None) -> dict[str, Any]:
-    return json.loads(text) if text else {}
+    return orjson.loads(text) if text else {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import time
@@ -19,95 +18,17 @@ from sqlalchemy.engine import URL, make_url
 from orchestrator.errors import StorageConnectionError, StorageError
 from orchestrator.keys import AssetKey
 from orchestrator.storage.base import LatestKey, EventStore, duplicate_run, pick_run_id, unknown_run
-from orchestrator.storage.events import Event, EventType, RunRecord, RunStatus, dump_json, load_json
+from orchestrator.storage.events import Event, EventType, RunRecord, RunStatus, load_json
+from orchestrator.storage.schema import (  # noqa: F401 - metadata: the migrations' target
+    asset_failures, asset_latest, check_latest, events, metadata, runs,
+)
+from orchestrator.storage.sql_rows import event_from_row, event_row, run_from_row, run_row
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0003"  # the newest revision in migrations/versions; a test pins it
+HEAD = "0004"  # the newest revision in migrations/versions; a test pins it
 _MIGRATION_LOCK = 7_302_114_552_871_936_001  # pg_advisory_xact_lock key for concurrent upgrades
 _WRITE = "orch_write"  # connection execution option: this transaction writes
 _IN_CHUNK = 500  # asset keys per IN (...) query
-
-metadata = sa.MetaData()
-_Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # INTEGER PRIMARY KEY is SQLite's rowid
-
-runs = sa.Table(
-    "runs",
-    metadata,
-    sa.Column("run_id", sa.String(64), primary_key=True),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("selection", sa.Text),
-    sa.Column("asset_keys", sa.Text, nullable=False),  # JSON list of key strings
-    sa.Column("partition", sa.Text),
-    sa.Column("started_at", sa.Double, nullable=False),
-    sa.Column("ended_at", sa.Double),
-    sa.Column("tags", sa.Text),  # JSON object, NULL when empty
-    sa.Index("ix_runs_started_at", "started_at"),
-)
-
-events = sa.Table(
-    "events",
-    metadata,
-    sa.Column("id", _Id, primary_key=True, autoincrement=True),
-    sa.Column("run_id", sa.String(64), nullable=False),
-    sa.Column("type", sa.String(32), nullable=False),
-    sa.Column("timestamp", sa.Double, nullable=False),
-    sa.Column("step_key", sa.Text),
-    sa.Column("asset_key", sa.Text),
-    sa.Column("partition", sa.Text),
-    sa.Column("message", sa.Text),
-    sa.Column("data", sa.Text),  # JSON object, NULL when empty
-    sa.Index("ix_events_run_id_id", "run_id", "id"),
-    sa.Index("ix_events_asset_key_type_id", "asset_key", "type", "id"),
-)
-
-asset_latest = sa.Table(
-    "asset_latest",
-    metadata,
-    sa.Column("asset_key", sa.Text, primary_key=True),
-    sa.Column("partition", sa.Text, primary_key=True),  # '' for an unpartitioned materialization
-    sa.Column("event_id", _Id, nullable=False),
-    sa.Column("run_id", sa.String(64), nullable=False),
-    sa.Column("timestamp", sa.Double, nullable=False),
-)
-
-backfills = sa.Table(
-    "backfills",
-    metadata,
-    sa.Column("backfill_id", sa.String(64), primary_key=True),
-    sa.Column("selection", sa.Text),
-    sa.Column("exclude", sa.Text),
-    sa.Column("range_start", sa.Text, nullable=False),
-    sa.Column("range_end", sa.Text, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("created_at", sa.Double, nullable=False),
-    sa.Column("updated_at", sa.Double, nullable=False),
-    sa.Column("options", sa.Text),  # JSON object
-    sa.Column("error", sa.Text),
-    sa.Index("ix_backfills_created_at", "created_at"),
-)
-
-backfill_chunks = sa.Table(
-    "backfill_chunks",
-    metadata,
-    sa.Column("backfill_id", sa.String(64), primary_key=True),
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("asset_keys", sa.Text, nullable=False),  # JSON list of key strings
-    sa.Column("range_start", sa.Text),
-    sa.Column("range_end", sa.Text),
-    sa.Column("partitions", sa.Integer, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("run_id", sa.String(64)),
-    sa.Column("error", sa.Text),
-    sa.Column("updated_at", sa.Double),
-)
-
-dynamic_partitions = sa.Table(
-    "dynamic_partitions",
-    metadata,
-    sa.Column("name", sa.String(255), primary_key=True),
-    sa.Column("partition_key", sa.Text, primary_key=True),
-    sa.Column("added_at", sa.Double, nullable=False),
-)
 
 _INSERT_EVENTS = events.insert()
 # ids come back in parameter order; only batches with materializations need them
@@ -125,23 +46,34 @@ class SqlEventStore(EventStore):
         self._engine = _create_engine(self.url)
         insert = postgresql.insert if self.url.get_backend_name() == "postgresql" else sqlite.insert
         self._dialect_insert = insert  # both dialects have ON CONFLICT
-        upsert = insert(asset_latest)
-        self._upsert_latest = upsert.on_conflict_do_update(
-            index_elements=[asset_latest.c.asset_key, asset_latest.c.partition],
-            set_={c: upsert.excluded[c] for c in ("event_id", "run_id", "timestamp")},
-            # a concurrent transaction may have committed a newer event already
-            where=asset_latest.c.event_id < upsert.excluded.event_id,
-        )
+        self._upserts = {
+            EventType.MATERIALIZATION: _newest_wins(insert, asset_latest, ("asset_key", "partition"),
+                                                    ("event_id", "run_id", "timestamp")),
+            EventType.STEP_FAILED: _newest_wins(insert, asset_failures, ("asset_key", "partition"),
+                                                ("event_id", "run_id", "timestamp")),
+            EventType.CHECK_RESULT: _newest_wins(insert, check_latest, ("asset_key", "check_name"),
+                                                 ("event_id", "run_id", "timestamp", "passed")),
+        }
         try:
             self._migrate()
         except BaseException:
             self._engine.dispose()
             raise
         from orchestrator.storage.dynamic_partitions import SqlDynamicPartitionStore
+        from orchestrator.storage.sql_automation import SqlAutomationStore
         from orchestrator.storage.sql_backfills import SqlBackfillStore
+        from orchestrator.storage.sql_queue import SqlRunQueue
+        from orchestrator.storage.sql_triggers import SqlTriggerStore
 
         self.backfills = SqlBackfillStore(self)
         self.dynamic_partitions = SqlDynamicPartitionStore(self)
+        self.queue = SqlRunQueue(self)
+        self.triggers = SqlTriggerStore(self)
+        self.automation = SqlAutomationStore(self)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.get_backend_name() == "postgresql"
 
     def __repr__(self) -> str:
         return f"SqlEventStore({self._shown!r})"
@@ -203,20 +135,13 @@ class SqlEventStore(EventStore):
     # -- runs -------------------------------------------------------------------------------
 
     def create_run(self, run: RunRecord) -> None:
-        row = {
-            "run_id": run.run_id,
-            "status": RunStatus(run.status).value,
-            "selection": run.selection,
-            "asset_keys": json.dumps([str(k) for k in run.asset_keys]),
-            "partition": run.partition,
-            "started_at": run.started_at,
-            "ended_at": run.ended_at,
-            "tags": dump_json(run.tags),
-        }
         with self._write() as conn:
-            stmt = self._dialect_insert(runs).values(row).on_conflict_do_nothing()
-            if conn.execute(stmt.returning(runs.c.run_id)).first() is None:
-                raise duplicate_run(run.run_id)
+            self._insert_run(conn, run)
+
+    def _insert_run(self, conn: sa.Connection, run: RunRecord) -> None:
+        stmt = self._dialect_insert(runs).values(run_row(run)).on_conflict_do_nothing()
+        if conn.execute(stmt.returning(runs.c.run_id)).first() is None:
+            raise duplicate_run(run.run_id)
 
     def finish_run(self, run_id: str, status: RunStatus, ended_at: float) -> None:
         stmt = (
@@ -241,47 +166,58 @@ class SqlEventStore(EventStore):
         with self._read() as conn:
             rows = {row.run_id: row for row in conn.execute(stmt)}
             picked = pick_run_id(run_id, list(rows), lambda: conn.execute(recent).scalars().all())
-        return _run(rows[picked])
+        return run_from_row(rows[picked])
 
-    def list_runs(self, limit: int = 50, status: RunStatus | None = None) -> list[RunRecord]:
+    def list_runs(self, limit: int = 50, status: RunStatus | None = None,
+                  statuses: Collection[RunStatus] | None = None) -> list[RunRecord]:
         stmt = sa.select(runs).order_by(runs.c.started_at.desc(), runs.c.run_id.desc()).limit(limit)
-        if status is not None:
-            stmt = stmt.where(runs.c.status == RunStatus(status).value)
+        wanted = [RunStatus(s).value for s in ([status] if status is not None else statuses or ())]
+        if wanted:
+            stmt = stmt.where(runs.c.status.in_(wanted))
         with self._read() as conn:
-            return [_run(row) for row in conn.execute(stmt)]
+            return [run_from_row(row) for row in conn.execute(stmt)]
 
     # -- events -----------------------------------------------------------------------------
 
     def append(self, events_: Sequence[Event]) -> None:
         if not events_:
             return
-        rows = [_event_row(e) for e in events_]
-        materialized = [
-            i for i, e in enumerate(events_) if e.type == EventType.MATERIALIZATION and e.asset_key
-        ]
+        rows = [event_row(e) for e in events_]
+        tracked = [e for e in events_ if e.asset_key is not None and e.type in self._upserts]
         with self._write() as conn:
-            if not materialized:
+            if not tracked:
                 conn.execute(_INSERT_EVENTS, rows)
                 return
             # Plain executemany is several times faster than INSERT ... RETURNING; the ids of this
-            # batch's materializations are read back in the same transaction instead.
+            # batch's tracked events are read back in the same transaction instead.
             before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.id), 0))).scalar()
             conn.execute(_INSERT_EVENTS, rows)
-            run_ids = sorted({rows[i]["run_id"] for i in materialized})
+            run_ids = sorted({e.run_id for e in tracked})
+            types = sorted({EventType(e.type).value for e in tracked})
             found = conn.execute(
-                sa.select(events.c.id, events.c.asset_key, events.c.partition, events.c.run_id,
-                          events.c.timestamp)
-                .where(events.c.id > before, events.c.type == EventType.MATERIALIZATION.value,
+                sa.select(events.c.id, events.c.type, events.c.asset_key, events.c.partition,
+                          events.c.run_id, events.c.timestamp, events.c.data)
+                .where(events.c.id > before, events.c.type.in_(types), events.c.asset_key.isnot(None),
                        events.c.run_id.in_(run_ids))
                 .order_by(events.c.id)
             )
-            latest: dict[tuple[str, str], dict[str, Any]] = {}
-            for row in found:  # the last one per (asset, partition) in the batch wins
-                key = (row.asset_key, row.partition or "")
-                latest[key] = {"asset_key": key[0], "partition": key[1], "event_id": row.id,
-                               "run_id": row.run_id, "timestamp": row.timestamp}
-            # sorted, so concurrent writers lock PostgreSQL rows in one order (no deadlock)
-            conn.execute(self._upsert_latest, [latest[k] for k in sorted(latest)])
+            newest: dict[EventType, dict[tuple[str, str], dict[str, Any]]] = {t: {} for t in self._upserts}
+            for row in found:  # the last one per key in the batch wins
+                type_ = EventType(row.type)
+                common = {"asset_key": row.asset_key, "event_id": row.id, "run_id": row.run_id,
+                          "timestamp": row.timestamp}
+                if type_ is EventType.CHECK_RESULT:
+                    data = load_json(row.data)
+                    if "check" not in data:
+                        continue
+                    key = (row.asset_key, str(data["check"]))
+                    newest[type_][key] = {**common, "check_name": key[1], "passed": bool(data.get("passed"))}
+                else:
+                    key = (row.asset_key, row.partition or "")
+                    newest[type_][key] = {**common, "partition": key[1]}
+            for type_, latest in newest.items():
+                if latest:  # sorted, so concurrent writers lock PostgreSQL rows in one order (no deadlock)
+                    conn.execute(self._upserts[type_], [latest[k] for k in sorted(latest)])
 
     def events(
         self,
@@ -295,31 +231,65 @@ class SqlEventStore(EventStore):
         if after_id is not None:
             stmt = stmt.where(events.c.id > after_id)
         with self._read() as conn:
-            return [_event(row) for row in conn.execute(stmt)]
+            return [event_from_row(row) for row in conn.execute(stmt)]
 
     def latest_materializations(
         self, asset_keys: Collection[AssetKey] | None = None
     ) -> dict[LatestKey, Event]:
-        stmt = sa.select(events).join(asset_latest, asset_latest.c.event_id == events.c.id)
-        if asset_keys is None:
-            stmts = [stmt]
-        else:
-            keys = sorted({str(k) for k in asset_keys})
-            stmts = [
-                stmt.where(asset_latest.c.asset_key.in_(keys[i : i + _IN_CHUNK]))
-                for i in range(0, len(keys), _IN_CHUNK)
-            ]
-        found: dict[LatestKey, Event] = {}
+        return self._latest_joined(asset_latest, asset_keys, lambda e: (e.asset_key, e.partition or None))
+
+    def asset_events(self, asset_keys: Collection[AssetKey], types: Collection[EventType] = (EventType.MATERIALIZATION,),
+                     after_id: int | None = None, limit: int = 1000) -> list[Event]:
+        stmt = (sa.select(events).where(events.c.asset_key.in_(sorted({str(k) for k in asset_keys})),
+                                        events.c.type.in_([EventType(t).value for t in types]))
+                .order_by(events.c.id).limit(limit))
+        if after_id is not None:
+            stmt = stmt.where(events.c.id > after_id)
         with self._read() as conn:
-            for s in stmts:
+            return [event_from_row(row) for row in conn.execute(stmt)]
+
+    def max_event_id(self) -> int:
+        with self._read() as conn:
+            return conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.id), 0))).scalar_one()
+
+    def latest_failures(self, asset_keys: Collection[AssetKey] | None = None) -> dict[LatestKey, Event]:
+        return self._latest_joined(asset_failures, asset_keys, lambda e: (e.asset_key, e.partition or None))
+
+    def latest_check_results(
+        self, asset_keys: Collection[AssetKey] | None = None
+    ) -> dict[tuple[AssetKey, str], Event]:
+        return self._latest_joined(check_latest, asset_keys, lambda e: (e.asset_key, str(e.data.get("check"))))
+
+    def _latest_joined(self, table: sa.Table, asset_keys: Collection[AssetKey] | None, key_of: Any) -> dict:
+        stmt = sa.select(events).join(table, table.c.event_id == events.c.id)
+        found: dict = {}
+        with self._read() as conn:
+            for s in _in_chunks(stmt, table.c.asset_key, asset_keys):
                 for row in conn.execute(s):
-                    e = _event(row)
-                    found[(e.asset_key, e.partition or None)] = e  # type: ignore[index]
+                    e = event_from_row(row)
+                    found[key_of(e)] = e
         return found
 
     def event_count(self) -> int:
         with self._read() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one()
+
+
+def _in_chunks(stmt: sa.Select, column: sa.Column, keys: Collection[AssetKey] | None) -> list[sa.Select]:
+    if keys is None:
+        return [stmt]
+    ordered = sorted({str(k) for k in keys})
+    return [stmt.where(column.in_(ordered[i : i + _IN_CHUNK])) for i in range(0, len(ordered), _IN_CHUNK)]
+
+
+def _newest_wins(insert: Any, table: sa.Table, key: tuple[str, ...], values: tuple[str, ...]) -> Any:
+    upsert = insert(table)
+    return upsert.on_conflict_do_update(
+        index_elements=[table.c[c] for c in key],
+        set_={c: upsert.excluded[c] for c in values},
+        # a concurrent transaction may have committed a newer event already
+        where=table.c.event_id < upsert.excluded.event_id,
+    )
 
 
 def normalise_url(url: str) -> URL:
@@ -407,43 +377,3 @@ def _reason(exc: sa.exc.DBAPIError) -> str:
 
 def _mask(url: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
-
-
-def _event_row(e: Event) -> dict[str, Any]:
-    return {
-        "run_id": e.run_id,
-        "type": EventType(e.type).value,
-        "timestamp": e.timestamp,
-        "step_key": e.step_key,
-        "asset_key": None if e.asset_key is None else str(e.asset_key),
-        "partition": e.partition,
-        "message": e.message,
-        "data": dump_json(e.data),
-    }
-
-
-def _event(row: sa.Row[Any]) -> Event:
-    return Event(
-        run_id=row.run_id,
-        type=EventType(row.type),
-        timestamp=row.timestamp,
-        step_key=row.step_key,
-        asset_key=None if row.asset_key is None else AssetKey.parse(row.asset_key),
-        partition=row.partition,
-        message=row.message,
-        data=load_json(row.data),
-        id=row.id,
-    )
-
-
-def _run(row: sa.Row[Any]) -> RunRecord:
-    return RunRecord(
-        run_id=row.run_id,
-        status=RunStatus(row.status),
-        selection=row.selection,
-        asset_keys=tuple(AssetKey.parse(k) for k in json.loads(row.asset_keys)),
-        partition=row.partition,
-        started_at=row.started_at,
-        ended_at=row.ended_at,
-        tags=load_json(row.tags),
-    )

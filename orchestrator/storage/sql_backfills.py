@@ -14,7 +14,7 @@ from orchestrator.storage.backfills import (
     BackfillRecord, BackfillStatus, BackfillStore, Chunk, ChunkStatus, resolve_id,
 )
 from orchestrator.storage.events import dump_json, load_json
-from orchestrator.storage.sql import backfill_chunks, backfills
+from orchestrator.storage.schema import backfill_chunks, backfills
 
 if TYPE_CHECKING:
     from orchestrator.storage.sql import SqlEventStore

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from orchestrator.storage import EventStore, SqlEventStore, open_store
-from tests.pg import fresh_postgres_url
+from tests.pg import ALL_TABLES, fresh_postgres_url
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +29,7 @@ def postgres_engine(postgres_url: str) -> Iterator[sa.Engine]:
 
 def _emptied(engine: sa.Engine) -> str:
     with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE runs, events, asset_latest, backfills, backfill_chunks, dynamic_partitions RESTART IDENTITY")
+        conn.exec_driver_sql(f"TRUNCATE {ALL_TABLES} RESTART IDENTITY")
     return engine.url.render_as_string(hide_password=False)
 
 
@@ -47,16 +47,6 @@ def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         SqlEventStore(url).close()
         return url
     return _emptied(request.getfixturevalue("postgres_engine"))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A brand-new SQL database that no store has opened yet."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-    else:
-        with fresh_postgres_url() as url:
-            yield url
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])

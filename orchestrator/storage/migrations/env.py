@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from orchestrator.storage.sql import metadata
+from orchestrator.storage.schema import metadata
 
 
 def run(connection: sa.Connection) -> None:
