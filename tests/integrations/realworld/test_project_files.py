@@ -58,25 +58,18 @@ def test_local_packages_are_installed_and_their_macros_watched(realworld):
         os.utime(realworld.root / "packages.yml", (mtime - 100, mtime - 100))
 
 
-def test_vars_enable_models_and_are_part_of_the_parse_key(realworld):
+def test_vars_enable_models_are_part_of_the_parse_key_and_orch_dbt_parse_takes_them(realworld):
     root = realworld.copy_project("with_vars")
     plain = DbtProject(root)
     plain.parse()
-    keys = {str(a.key) for a in plain.nodes().assets}
-    assert "marketing/campaign_stats" not in keys
+    assert "marketing/campaign_stats" not in {str(a.key) for a in plain.nodes().assets}
     enabled = DbtProject(root, vars={"enable_marketing": True})
     assert enabled.is_stale(), "other vars than the manifest was parsed with"
-    assert "marketing/campaign_stats" in {str(a.key) for a in enabled.nodes().assets}
-    assert not enabled.is_stale() and plain.is_stale()
-
-
-def test_orch_dbt_parse_takes_vars(realworld):
-    root = realworld.copy_project("cli_vars")
     result = CliRunner().invoke(main, ["dbt", "parse", "--project-dir", str(root), "--vars",
                                        "{enable_marketing: true}"])
     assert result.exit_code == 0, result.output
-    assert "marketing/campaign_stats" in {str(a.key) for a in
-                                          DbtProject(root, vars={"enable_marketing": True}).nodes().assets}
+    assert not enabled.is_stale() and plain.is_stale()
+    assert "marketing/campaign_stats" in {str(a.key) for a in enabled.nodes().assets}
     bad = CliRunner().invoke(main, ["dbt", "parse", "--project-dir", str(root), "--vars", "[1, 2]"])
     assert bad.exit_code == 2 and "expected a mapping" in bad.output
 

@@ -29,7 +29,8 @@ def slim(realworld, tmp_path, monkeypatch):
     root = realworld.copy_project(f"slim_{tmp_path.name}")
     monkeypatch.setenv("RW_PROJECT", str(root))
     monkeypatch.setenv("RW_WAREHOUSE", str(tmp_path / "wh.duckdb"))
-    monkeypatch.delenv("ORCH_STATE_DIR", raising=False)
+    monkeypatch.setenv("ORCH_STATE_DIR", "")  # so that what --state sets is undone after the test
+    monkeypatch.delenv("ORCH_STATE_DIR")
 
     def orch(*args: str, defs: str, code: int = 0):
         copy = tmp_path / f"{defs}_definitions.py"  # a module of its own: imported afresh
