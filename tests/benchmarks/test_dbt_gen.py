@@ -144,7 +144,7 @@ def test_every_lineage_edge_joins_existing_columns(built: Built) -> None:
         assert target["column"] in columns(target["asset"]), edge
         assert source["column"] in columns(source["asset"]), edge
         assert source["asset"] in built.truth["assets"][target["asset"]]["parents"], edge
-        assert edge["kind"] in ("direct", "transform", "aggregate")
+        assert edge["kind"] in ("window", "direct", "transform", "aggregate")
     for edge in filters:
         assert edge["source"]["column"] in columns(edge["source"]["asset"]), edge
         assert edge["target"]["column"] is None
