@@ -75,9 +75,42 @@ def column_lineage(defs: Any, *, store: Any = None, home: str | Path | None = No
     path = Path(home) / FILE_NAME if home else (projects[0].target_path / FILE_NAME if projects else None)
     saved = LineageStore(path)
     results = compute(units.values(), layers, saved, workers)
+    results.update(rejected_by_warehouse(results, store))
     stats = {"seconds": round(time.perf_counter() - started, 3), "assets": len(results),
              "recomputed": saved.misses, "reused": saved.hits}
     return ColumnLineageGraph(results, stats)
+
+
+REJECTED = ("Parser Error", "syntax error", "Binder Error", "Catalog Error", "SQL compilation error",
+            "Syntax error")
+"""What warehouses say when they refuse a query's SQL (DuckDB, PostgreSQL, Snowflake, Trino...)."""
+
+
+def rejected_by_warehouse(results: Mapping[str, Any], store: Any) -> dict[str, Any]:
+    """Assets whose newest run failed because the warehouse refused their SQL, after their last
+    materialization: that is said as a warning on the asset (sqlglot may read what the warehouse
+    rejects, on any adapter)."""
+    if store is None or not hasattr(store, "latest_failures"):
+        return {}
+    from dataclasses import replace
+
+    newest = {}
+    for (key, _partition), event in store.latest_failures().items():
+        if str(key) in results and any(mark in (event.message or "") for mark in REJECTED):
+            if event.timestamp > newest.get(str(key), (0.0, None))[0]:
+                newest[str(key)] = (event.timestamp, event)
+    materialized: dict[str, float] = {}
+    for (asset, _partition), event in (store.latest_materializations() if newest else {}).items():
+        materialized[str(asset)] = max(materialized.get(str(asset), 0.0), event.timestamp)
+    found = {}
+    for key, (when, event) in newest.items():
+        if materialized.get(key, 0.0) >= when:  # built since: the failure is history
+            continue
+        lineage = results[key]
+        message = " ".join((event.message or "").split())[:500]
+        found[key] = replace(lineage, warnings=(*lineage.warnings,
+                                                f"the warehouse rejected its SQL in run {event.run_id[:8]}: {message}"))
+    return found
 
 
 def dbt_column_lineage(project: DbtProject | str | Path, *, recorded_schemas: Mapping[str, Any] | None = None,

@@ -190,3 +190,21 @@ def test_a_column_answer_says_when_an_upstream_on_its_path_failed(orch):
     assert "warning: partial: upstream 'lineage_cases/unparseable' has a lineage error" in text
     clean = json.loads(orch("lineage", "column", "marts/fct_orders.order_id", "--json").output)
     assert clean["warnings"] == []
+
+
+def test_a_run_the_warehouse_refused_is_a_warning_on_that_model(lakehouse, tmp_path):
+    import time
+
+    from integrations.lineage import column_lineage
+    from orchestrator import MemoryEventStore
+    from orchestrator.keys import AssetKey
+    from orchestrator.storage.events import Event, EventType
+
+    store = MemoryEventStore()
+    store.append([Event("a" * 32, EventType.STEP_FAILED, time.time(), step_key="dbt[0]",
+                        asset_key=AssetKey.parse("marts/dim_customers"),
+                        message="dbt error in 'marts/dim_customers': Parser Error: syntax error at or near \",\"")])
+    graph = column_lineage(load_definitions(str(lakehouse.defs_path)), store=store, home=tmp_path)
+    [warning] = [w for w in graph.warnings() if w["asset"] == "marts/dim_customers"]
+    assert warning["message"].startswith("the warehouse rejected its SQL in run aaaaaaaa: dbt error")
+    assert graph.columns("marts/dim_customers")  # its lineage is still there
