@@ -48,11 +48,13 @@ class Outcome:
 
 
 def run_task(task: Task) -> Outcome:
-    """One query's lineage; any failure becomes the outcome's error, never an exception."""
-    if task.dialect == "duckdb" and (rejected := duckdb_syntax_error(task.sql)) is not None:
-        return Outcome(task.asset, None, frozenset(), (), f"the warehouse rejects this SQL (DuckDB: {rejected})")
+    """One query's lineage; any failure becomes the outcome's error, never an exception. SQL that
+    sqlglot parses but DuckDB's own parser rejects is an error too (DuckDB warehouses)."""
     try:
-        found = analyze(parse(task.sql, task.dialect), task.schema, task.dialect, task.self_table, dbt=True,
+        query = parse(task.sql, task.dialect)
+        if task.dialect == "duckdb" and (rejected := duckdb_syntax_error(task.sql)) is not None:
+            return Outcome(task.asset, None, frozenset(), (), f"the warehouse rejects this SQL (DuckDB: {rejected})")
+        found = analyze(query, task.schema, task.dialect, task.self_table, dbt=True,
                         sql=task.sql, functions=task.functions, exact=task.exact)
     except SqlLineageError as exc:
         return Outcome(task.asset, None, frozenset(), (), str(exc))

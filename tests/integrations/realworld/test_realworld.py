@@ -1,7 +1,7 @@
 """A Python-and-dbt project shaped like real ones, built for real: ingest in Python, then dbt with a
 local package, custom folders, unit tests, source freshness, a seed behind a source, the semantic
-layer. The tests run in file order: lineage before the warehouse exists, then the build, then what
-the build makes possible."""
+layer. The tests run in file order: the build, then what the build makes possible (lineage without
+a warehouse uses a copy of its own)."""
 
 from __future__ import annotations
 
@@ -40,21 +40,24 @@ def _lineage(realworld, tmp_path):
     return column_lineage(defs, home=tmp_path)
 
 
-def test_without_the_warehouse_only_the_model_whose_jinja_queries_it_lacks_lineage(realworld, tmp_path):
-    assert not realworld.warehouse.exists()
-    graph = _lineage(realworld, tmp_path)
+def test_without_the_warehouse_only_the_model_whose_jinja_queries_it_lacks_lineage(realworld, tmp_path,
+                                                                                   monkeypatch):
+    root = realworld.copy_project("no_warehouse")  # whatever other tests built
+    missing = tmp_path / "not_built" / "wh.duckdb"
+    monkeypatch.setenv("RW_WAREHOUSE", str(missing))
+    graph = column_lineage(Definitions(assets=dbt_assets(DbtProject(root))), home=tmp_path)
     found = graph.to_json()
     assert found["errors"] == []
     daily = found["assets"]["marts/daily_orders"]
     assert daily["origin"] == "unknown" and daily["columns"] is None
     assert daily["reason"].startswith("needs the warehouse: its Jinja runs queries against")
-    assert str(realworld.warehouse) in daily["reason"]
+    assert str(missing) in daily["reason"]
     # the models compiled in the same dbt invocation keep their own lineage
     assert {str(e.source) for e in graph.upstream("marts/fct_orders", "amount")} == {
         "staging/stg_orders.amount", "shop/orders.amount_cents"}
     assert {"marts/customer_rank", "staging/stg_orders", "staging/stg_customers"} <= {
         k for k, a in found["assets"].items() if a["origin"] == "sql" and a["columns"]}
-    assert not realworld.warehouse.exists(), "lineage never creates the warehouse"
+    assert not missing.exists(), "lineage never creates the warehouse"
 
 
 def test_the_project_builds_with_unit_tests_as_checks(realworld, home):
