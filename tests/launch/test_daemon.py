@@ -19,7 +19,7 @@ from orchestrator.storage import EventStore, open_store
 from orchestrator.storage.events import EventType, RunStatus
 from tests.conftest import FIXTURES
 
-QUEUE = str(FIXTURES / "defs" / "queue.py")
+QUEUE = str(FIXTURES / "defs" / "queued_jobs.py")  # not queue.py: on sys.path it shadows the stdlib
 ORCH = [sys.executable, "-m", "orchestrator.cli"]
 HEARTBEAT = 0.5
 
