@@ -20,7 +20,7 @@ from orchestrator.automation.sensors import (
 )
 from orchestrator.definitions import Definitions, load_definitions
 from orchestrator.errors import OrchestratorError
-from orchestrator.execution.context import AssetContext, BatchContext
+from orchestrator.execution.context import AssetContext, BatchContext, build_context
 from orchestrator.execution.materialize import materialize
 from orchestrator.execution.plan import Plan, Step, plan
 from orchestrator.execution.run import RunResult, execute_plan
@@ -53,6 +53,8 @@ from orchestrator.storage.base import EventStore, MemoryEventStore
 from orchestrator.storage.events import Event, EventType, RunRecord, RunStatus
 
 __getattr__ = lazy_attributes(__name__, {
+    "ConfigurableResource": "orchestrator.resources",  # pydantic: loaded by projects that use it
+    "EnvVar": "orchestrator.resources",
     "DuckDBIOManager": "orchestrator.io.duckdb",
     "ParquetIOManager": "orchestrator.io.parquet",
     "open_store": "orchestrator.storage.open",
@@ -91,10 +93,12 @@ __all__ = [
     "BackfillPolicy",
     "BatchContext",
     "CheckResult",
+    "ConfigurableResource",
     "DailyPartitions",
     "DuckDBIOManager",
     "DynamicPartitions",
     "Definitions",
+    "EnvVar",
     "Event",
     "EventStore",
     "EventType",
@@ -125,6 +129,7 @@ __all__ = [
     "WeeklyPartitions",
     "asset",
     "asset_check",
+    "build_context",
     "execute_plan",
     "load_definitions",
     "materialize",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import os
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -112,6 +113,24 @@ class AssetDefinition:
     """An AutomationCondition: when the daemon materializes it by itself."""
     freshness: Any = None
     """A FreshnessPolicy: how old its data may get before it is late."""
+    resource_parameters: tuple[str, ...] = ()
+    """Parameters that receive resources (by their names), not upstream values."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function directly, as in a unit test: `orders_enriched(orders, customers)`.
+        Parameters not passed that name a resource of `context=build_context(resources=...)` get it."""
+        if self.fn is None:
+            raise DefinitionError(f"Asset '{self.key}' ({self.origin}) has no Python function to call.")
+        context = kwargs.get("context") if self.uses_context else kwargs.pop("context", None)
+        resources = getattr(context, "resources", None) or {}
+        bound = inspect.signature(self.fn).bind_partial(*args, **kwargs).arguments
+        for param in inspect.signature(self.fn).parameters:
+            if param not in bound and param in resources:
+                kwargs[param] = resources[param]
+        if self.uses_context and "context" not in bound:
+            raise DefinitionError(f"Asset '{self.key}' takes a context: call it with "
+                                  "context=build_context(...) (from orchestrator).")
+        return self.fn(*args, **kwargs)
 
     def effective_backfill_policy(self, io_writes_ranges: bool = False) -> BackfillPolicy:
         """Explicit policy, else one run for the whole range for batch runners (dbt), functions that
@@ -168,10 +187,24 @@ def _source_hash(fn: Callable[..., Any]) -> str:
     return hashlib.sha256(source).hexdigest()[:16]
 
 
+LOADED_FILE_MODULE = "_orch_defs_"
+"""The prefix of the unique module names given to definitions files loaded by path."""
+
+
+def _module_name(fn: Callable[..., Any]) -> str:
+    """The module as the user knows it: a definitions file loaded by path is its file's stem, not
+    the internal unique name it was imported under."""
+    module = fn.__module__ or "?"
+    code = getattr(fn, "__code__", None)
+    if module.startswith(LOADED_FILE_MODULE) and code is not None:
+        return os.path.splitext(os.path.basename(code.co_filename))[0]
+    return module
+
+
 def _origin(fn: Callable[..., Any]) -> str:
     code = getattr(fn, "__code__", None)
     where = f"{code.co_filename}:{code.co_firstlineno}" if code else "?"
-    return f"{fn.__module__ or '?'}.{fn.__qualname__} ({where})"
+    return f"{_module_name(fn)}.{fn.__qualname__} ({where})"
 
 
 def _tags(tags: Iterable[str] | Mapping[str, str] | None) -> frozenset[str]:
@@ -190,18 +223,30 @@ def _is_partition_range(annotation: Any) -> bool:
     return annotation is PartitionRange
 
 
+def _is_resource_class(fn: Callable[..., Any], annotation: Any) -> bool:
+    """An annotation naming a resource class (anything with a `for_run` lifecycle, such as a
+    ConfigurableResource), also as a string under `from __future__ import annotations`."""
+    if isinstance(annotation, str):
+        annotation = getattr(fn, "__globals__", {}).get(annotation.rsplit(".", 1)[-1])
+    return isinstance(annotation, type) and callable(getattr(annotation, "for_run", None))
+
+
 def _parameter_deps(
     fn: Callable[..., Any], prefix: tuple[str, ...], inputs: Mapping[str, str | AssetKey]
-) -> tuple[tuple[AssetDep, ...], bool, str | None]:
+) -> tuple[tuple[AssetDep, ...], bool, str | None, tuple[str, ...]]:
     deps: list[AssetDep] = []
     uses_context = False
     range_parameter = None
+    resources: list[str] = []
     for param in inspect.signature(fn).parameters.values():
         if param.name in RESERVED_PARAMETERS:
             uses_context = True
             continue
         if _is_partition_range(param.annotation):  # injected: the range this run covers
             range_parameter = param.name
+            continue
+        if param.name not in inputs and _is_resource_class(fn, param.annotation):
+            resources.append(param.name)
             continue
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise DefinitionError(f"{_origin(fn)}: *args/**kwargs cannot name upstream assets.")
@@ -211,7 +256,7 @@ def _parameter_deps(
             # A bare parameter name refers to a sibling under the same prefix.
             key = AssetKey((*prefix, param.name))
         deps.append(AssetDep(key, param.name, optional=param.default is not param.empty))
-    return tuple(deps), uses_context, range_parameter
+    return tuple(deps), uses_context, range_parameter, tuple(resources)
 
 
 def asset(
@@ -241,7 +286,9 @@ def asset(
 ) -> Any:
     """Declare a Python function as an asset; its parameter names are its upstream assets.
 
-    `context` is reserved for the run context; a parameter with a default is an optional dependency;
+    `context` is reserved for the run context; a parameter named after a resource of the
+    Definitions (or annotated with a resource class) receives that resource, not an upstream value;
+    a parameter with a default is an optional dependency;
     `ins` maps a parameter to a key elsewhere; `deps` adds order-only dependencies. A parameter
     annotated `PartitionRange` receives the range of partitions the run covers, and makes a
     backfill run the whole range at once (`backfill_policy` overrides).
@@ -264,7 +311,7 @@ def asset(
 
     def build(func: Callable[..., Any]) -> AssetDefinition:
         prefix = (key_prefix,) if isinstance(key_prefix, str) else tuple(key_prefix or ())
-        param_deps, uses_context, range_parameter = _parameter_deps(func, prefix, ins or {})
+        param_deps, uses_context, range_parameter, resource_params = _parameter_deps(func, prefix, ins or {})
         order_deps = tuple(AssetDep(k) for k in _as_key_tuple(deps))
         mappings = dict(partition_mappings or {})
         unknown = set(mappings) - {d.parameter for d in param_deps} - {str(d.key) for d in param_deps + order_deps}
@@ -299,6 +346,7 @@ def asset(
             pool=pool,
             automation=automation,
             freshness=_freshness_policy(freshness),
+            resource_parameters=resource_params,
         )
 
     return build(fn) if fn is not None else build
@@ -314,7 +362,7 @@ def _freshness_policy(value: Any) -> Any:
 
 
 def _module_parts(fn: Callable[..., Any]) -> tuple[str, ...]:
-    return tuple(fn.__module__.split(".")) if fn.__module__ else ()
+    return tuple(_module_name(fn).split(".")) if fn.__module__ else ()
 
 
 def _relative_path(fn: Callable[..., Any]) -> str | None:

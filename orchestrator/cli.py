@@ -15,15 +15,44 @@ from orchestrator.cli_state import comparison, state, state_option
 from orchestrator.errors import OrchestratorError
 from orchestrator.execution.materialize import build_plan, load_dynamic_partitions, validate_partition
 from orchestrator.execution.run import execute_plan
+from orchestrator.execution.tally import RunTally
 from orchestrator.selection import resolve
 from orchestrator.storage.events import RunStatus
 from orchestrator.workspace import Workspace
 
 EXIT_FAILED, EXIT_ERROR, EXIT_CANCELED = 1, 2, 130
+GLOBAL_OPTIONS = ("--defs", "--home", "--storage")
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """`orch runs list --home H` as `orch --home H runs list`: the global options work after the
+    subcommand too (up to a `--`)."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS and (i == 0 or args[i - 1] not in GLOBAL_OPTIONS):
+            if "=" in arg:
+                front.append(arg)
+            else:
+                front += args[i:i + 2]
+                i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
 
 
 class _Group(click.Group):
     """Turns our errors into one clear line and exit status 2, not a traceback."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -31,6 +60,9 @@ class _Group(click.Group):
         except OrchestratorError as exc:
             render.error(str(exc))
             sys.exit(EXIT_ERROR)
+        except KeyboardInterrupt:  # Ctrl-C outside a run (loading definitions, a query): 130, as a shell does
+            render.error("Interrupted.")
+            sys.exit(EXIT_CANCELED)
 
 
 @click.group(cls=_Group)
@@ -82,16 +114,23 @@ def materialize(ws: Workspace, selection: str | None, exclude: str | None, parti
     load_dynamic_partitions(defs.graph, ws.store)
     run_plan = build_plan(defs, selection, exclude, comparison(ws, state_dir))
     partition = validate_partition(defs.graph, run_plan.asset_keys, partition)
+    tally = RunTally()
+
+    def listen(event: Any) -> None:
+        tally.on_event(event)
+        progress.on_event(event)
+
     with render.RunProgress(run_plan, enabled=not as_json) as progress:
         result = execute_plan(run_plan, store=ws.store, io_managers=ws.io_managers(),
                               resources=defs.resources, partition=partition, selection=selection,
-                              max_concurrency=max_concurrency, executor=executor,
-                              listener=progress.on_event, launched_by="cli")
+                              exclude=exclude, max_concurrency=max_concurrency, executor=executor,
+                              listener=listen, launched_by="cli")
     summary = {
         "run_id": result.run_id,
         "status": result.status.value,
         "assets": {str(k): result.assets.get(k, "skipped") for k in run_plan.asset_keys},
         "errors": {str(k): v for k, v in result.causes.items()},
+        **tally.as_json(),
     }
     emit(summary, as_json, render.run_summary)
     if result.status == RunStatus.CANCELED:
@@ -201,10 +240,12 @@ def _echo_column_edges(edges: list[dict[str, Any]], errors: list[dict[str, str]]
 def _core_commands() -> None:
     from orchestrator.cli_automation import assets_status, automation, schedules, sensors
     from orchestrator.cli_backfill import backfill, partitions
+    from orchestrator.cli_init import init
     from orchestrator.cli_runs import daemon, dev, runs_cancel, runs_launch, runs_reexecute
 
     main.add_command(backfill)
     main.add_command(partitions)
+    main.add_command(init)
     for command in (runs_launch, runs_cancel, runs_reexecute):
         runs.add_command(command)
     assets.add_command(assets_status)

@@ -10,10 +10,11 @@ import click
 
 from orchestrator import render
 from orchestrator.cli_options import emit, exclude_option, json_option, select_option
-from orchestrator.errors import SelectionError
+from orchestrator.errors import PartitionError, SelectionError, did_you_mean
 from orchestrator.execution.backfill import create_backfill, request_cancel, run_backfill
 from orchestrator.execution.materialize import load_dynamic_partitions
 from orchestrator.execution.partition_status import summary
+from orchestrator.partitions import DynamicPartitions
 from orchestrator.selection import resolve
 from orchestrator.storage.backfills import BackfillRecord, BackfillStatus, Chunk
 
@@ -149,14 +150,13 @@ def partitions_status(ws: Any, asset: str, as_json: bool) -> None:
     emit(data, as_json, render.partition_summary)
 
 
-
-
 @partitions.command("add")
 @click.argument("name")
 @click.argument("keys", nargs=-1, required=True)
 @click.pass_obj
 def partitions_add(ws: Any, name: str, keys: tuple[str, ...]) -> None:
     """Add keys to the dynamic partitions NAME."""
+    _check_dynamic_name(ws, name)
     new = ws.store.dynamic_partitions.add(name, keys)
     render.console.print(f"{name}: added {len(new)} of {len(keys)} keys "
                          f"({len(ws.store.dynamic_partitions.keys(name))} in all)", markup=False)
@@ -178,4 +178,26 @@ def partitions_list(ws: Any, name: str, as_json: bool) -> None:
 @click.pass_obj
 def partitions_remove(ws: Any, name: str, keys: tuple[str, ...]) -> None:
     """Remove keys from the dynamic partitions NAME."""
-    ws.store.dynamic_partitions.remove(name, keys)
+    present = set(ws.store.dynamic_partitions.keys(name))
+    if not present:
+        _check_dynamic_name(ws, name)
+    removed = [k for k in dict.fromkeys(keys) if k in present]
+    ws.store.dynamic_partitions.remove(name, removed)
+    absent = [k for k in dict.fromkeys(keys) if k not in present]
+    render.console.print(f"{name}: removed {len(removed)} of {len(keys)} keys"
+                         + (f" ({', '.join(removed)})" if removed else "")
+                         + (f"; not there: {', '.join(absent)}" if absent else "")
+                         + f" ({len(present) - len(removed)} left)", markup=False)
+
+
+def _check_dynamic_name(ws: Any, name: str) -> None:
+    """NAME must be the name of a DynamicPartitions some asset uses: a typo would add keys no
+    asset ever reads."""
+    used = sorted({d.partitions.name for d in ws.defs.graph.assets.values()
+                   if isinstance(d.partitions, DynamicPartitions)})
+    if name not in used:
+        raise PartitionError(
+            f"No asset uses dynamic partitions '{name}'.{did_you_mean(name, used)} "
+            + (f"Dynamic partitions of the definitions: {', '.join(used)}." if used
+               else "No asset of the definitions has DynamicPartitions.")
+        )

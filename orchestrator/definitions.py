@@ -12,9 +12,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from orchestrator.assets import AssetCheckDefinition, AssetDefinition
-from orchestrator.errors import DefinitionError, DefinitionsLoadError
+from orchestrator.assets import LOADED_FILE_MODULE, AssetCheckDefinition, AssetDefinition
+from orchestrator.errors import DefinitionError, DefinitionsLoadError, OrchestratorError
 from orchestrator.graph import AssetGraph
+from orchestrator.io.base import IOManager
 from orchestrator.keys import AssetKey
 
 DEFAULT_ATTRIBUTE = "defs"
@@ -29,11 +30,15 @@ def _flatten(items: Iterable[Any]) -> Iterable[Any]:
 
 
 class Definitions:
-    """Everything a project defines. `assets` may also carry checks (dbt tests arrive that way).
+    """Everything a project defines. `assets` may also carry checks (dbt tests arrive that way);
+    `asset_checks` (or its older name `checks`) takes more.
 
-    `io_managers` maps the names assets use in `io_manager=` to IOManager instances; names left
-    out get the defaults of the run (Parquet under ORCH_HOME, or in-memory in the Python API).
-    `root` is the project's directory: Python asset paths are made relative to it for `path:`.
+    `resources` maps names to resources: an asset parameter with that name receives the resource
+    (it is not an upstream asset); a ConfigurableResource is set up once per run. IO managers are
+    resources too: `io_manager="warehouse"` on an asset names an IOManager given in `resources` or
+    `io_managers`; names left out get the defaults of the run (Parquet under ORCH_HOME, or in
+    memory in the Python API). `root` is the project's directory: Python asset paths are made
+    relative to it for `path:`.
     `jobs`, `schedules` and `sensors` are what the daemon runs by itself (a job a schedule or sensor
     names is added to `jobs`); `pools` maps pool names to their slots (a pool not named has 1);
     `run_retries` (a RunRetryPolicy) re-queues failed runs of jobs that set none.
@@ -42,6 +47,8 @@ class Definitions:
     def __init__(
         self,
         assets: Iterable[AssetDefinition | AssetCheckDefinition] = (),
+        asset_checks: Iterable[AssetCheckDefinition] = (),
+        *,
         checks: Iterable[AssetCheckDefinition] = (),
         io_managers: Mapping[str, Any] | None = None,
         resources: Mapping[str, Any] | None = None,
@@ -54,7 +61,7 @@ class Definitions:
     ) -> None:
         self.root = Path(root).resolve() if root else None
         found_assets: list[AssetDefinition] = []
-        found_checks: list[AssetCheckDefinition] = list(checks)
+        found_checks: list[AssetCheckDefinition] = [*_flatten(asset_checks), *_flatten(checks)]
         for item in _flatten(assets):
             if isinstance(item, AssetDefinition):
                 found_assets.append(self._relative(item))
@@ -65,15 +72,25 @@ class Definitions:
                     f"Definitions(assets=...) got a {type(item).__name__} ({item!r}); expected "
                     "functions decorated with @asset, AssetSpec(...) or @asset_check."
                 )
-        self.assets = tuple(_absorb_declared_sources(found_assets))
+        self.resources, self.io_managers = _resources(io_managers or {}, resources or {})
+        self.assets = tuple(bind_resources(_absorb_declared_sources(found_assets), self.resources))
         self.checks = tuple(found_checks)
-        self.io_managers = dict(io_managers or {})
-        self.resources = dict(resources or {})
         from orchestrator.automation.registry import automation_registry  # no graph needed: cheap
 
         self.jobs, self.schedules, self.sensors = automation_registry(jobs, schedules, sensors)
         self.pools = {str(k): int(v) for k, v in (pools or {}).items()}
         self.run_retries = run_retries
+
+    def with_resources(self, resources: Mapping[str, Any]) -> Definitions:
+        """The same definitions with these resources (and IO managers) added or replaced."""
+        if not resources:
+            return self
+        kept_io = {k: v for k, v in self.io_managers.items() if k not in resources}
+        others = {k: v for k, v in self.resources.items() if k not in self.io_managers}
+        return Definitions(assets=[*self.assets, *self.checks], io_managers=kept_io,
+                           resources={**others, **resources}, root=self.root, jobs=self.jobs.values(),
+                           schedules=self.schedules.values(), sensors=self.sensors.values(),
+                           pools=self.pools, run_retries=self.run_retries)
 
     def _relative(self, definition: AssetDefinition) -> AssetDefinition:
         if self.root is None or definition.path is None or not os.path.isabs(definition.path):
@@ -86,6 +103,54 @@ class Definitions:
     @cached_property
     def graph(self) -> AssetGraph:
         return AssetGraph(self.assets, self.checks)
+
+
+def _resources(io_managers: Mapping[str, Any], resources: Mapping[str, Any]) -> tuple[dict, dict]:
+    """All resources (IO managers included) and the IO managers among them."""
+    for name in io_managers.keys() & resources.keys():
+        if io_managers[name] is not resources[name]:
+            raise DefinitionError(f"'{name}' is given twice, in io_managers= and in resources=, as "
+                                  "two different objects; give it once.")
+    managers = {**io_managers, **{k: v for k, v in resources.items() if isinstance(v, IOManager)}}
+    return {**io_managers, **resources}, managers
+
+
+def bind_resources(assets: list[AssetDefinition], resources: Mapping[str, Any]) -> list[AssetDefinition]:
+    """A parameter named after a resource receives it and is no dependency. A resource named like
+    an asset it could be confused with is an error naming both."""
+    if not resources:
+        return assets
+    by_key = {a.key: a for a in assets}
+    for name in resources:
+        clash = by_key.get(AssetKey((name,)))
+        if clash is not None:
+            raise DefinitionError(_clash(name, resources[name], clash))
+    bound = []
+    for definition in assets:
+        if definition.fn is None or not any(d.parameter in resources for d in definition.deps):
+            bound.append(definition)
+            continue
+        prefix = definition.key.path[:-1]
+        deps, names = [], []
+        for dep in definition.deps:
+            if dep.parameter in resources and dep.key == AssetKey((*prefix, dep.parameter)):
+                if dep.key in by_key:
+                    raise DefinitionError(_clash(dep.parameter, resources[dep.parameter], by_key[dep.key],
+                                                 user=definition))
+                names.append(dep.parameter)
+            else:
+                deps.append(dep)
+        bound.append(definition.with_changes(deps=tuple(deps),
+                                             resource_parameters=(*definition.resource_parameters, *names))
+                     if names else definition)
+    return bound
+
+
+def _clash(name: str, resource: Any, asset: AssetDefinition, user: AssetDefinition | None = None) -> str:
+    where = f" (parameter '{name}' of asset '{user.key}', {user.origin})" if user is not None else ""
+    return (f"Resource '{name}' ({type(resource).__name__}) and asset '{asset.key}' ({asset.origin}) "
+            f"have the same name{where}: a parameter '{name}' could mean either. Rename the resource "
+            "or the asset.")
 
 
 def _absorb_declared_sources(assets: list[AssetDefinition]) -> list[AssetDefinition]:
@@ -163,7 +228,7 @@ def _import_file(path: Path) -> Any:
     if not path.exists():
         raise DefinitionsLoadError(f"Definitions file '{path}' does not exist.")
     path = path.resolve()
-    name = f"_orch_defs_{path.stem}_{abs(hash(str(path))):x}"
+    name = f"{LOADED_FILE_MODULE}{path.stem}_{abs(hash(str(path))):x}"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
@@ -178,6 +243,10 @@ def _import_file(path: Path) -> Any:
         spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[name]
+        if isinstance(exc, OrchestratorError):  # our own errors say what and where: no traceback
+            lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+            where = f"{path}:{lines[-1]}" if lines else str(path)
+            raise DefinitionsLoadError(f"Loading definitions {where} failed: {exc}") from exc
         raise DefinitionsLoadError(
             f"Importing definitions file '{path}' failed:\n{_user_traceback(exc)}"
         ) from exc

@@ -10,6 +10,7 @@
     ├── PartitionError             a partition key outside an asset's partitions
     ├── ExecutionError             a run could not be carried out
     ├── IOManagerError             a value an IO manager cannot store or read
+    ├── ResourceError              a resource that is misconfigured or fails to set up
     └── StorageError               the event store
         ├── StorageConnectionError cannot connect (the URL is shown without its password)
         └── UnknownRunError        no run with that id
@@ -58,6 +59,10 @@ class ExecutionError(OrchestratorError):
 
 
 class IOManagerError(OrchestratorError):
+    pass
+
+
+class ResourceError(OrchestratorError):
     pass
 
 

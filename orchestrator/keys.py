@@ -34,6 +34,13 @@ class AssetKey:
     def __hash__(self) -> int:
         return self._hash
 
+    def __eq__(self, other: object) -> bool:  # the generated one is slow, and keys are compared constantly
+        if self is other:
+            return True
+        if other.__class__ is AssetKey:
+            return self._hash == other._hash and self.path == other.path  # type: ignore[attr-defined]
+        return NotImplemented
+
     def __reduce__(self) -> tuple:
         # Rebuilt from the path: string hashes differ between processes, the cache must not travel.
         return (AssetKey, (self.path,))

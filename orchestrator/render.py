@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.tree import Tree
@@ -16,6 +17,7 @@ from rich.tree import Tree
 from orchestrator.execution.plan import Plan
 from orchestrator.graph import AssetGraph
 from orchestrator.keys import AssetKey
+from orchestrator.secrets import mask_text
 from orchestrator.storage.events import Event, EventType, RunRecord
 
 # Piped output is not cut to 80 columns: keys and run ids must stay whole to be copied.
@@ -27,8 +29,13 @@ _STYLE = {"succeeded": "green", "failed": "red", "skipped": "yellow", "canceled"
           "started": "cyan", "running": "cyan", "queued": "blue", "starting": "cyan"}
 
 
+def _t(value: Any) -> str:
+    """User or message text inside markup: shown as written (`[tool.x]` is not a style)."""
+    return escape(str(value))
+
+
 def error(message: str) -> None:
-    err_console.print(f"[bold red]Error:[/] {message}", markup=True, soft_wrap=True)
+    err_console.print(f"[bold red]Error:[/] {_t(mask_text(message))}", markup=True, soft_wrap=True)
 
 
 def _when(ts: float | None) -> str | None:
@@ -60,8 +67,8 @@ def assets_table(rows: list[dict[str, Any]]) -> None:
     for column in ("kind", "group", "deps", "tags"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row["key"], row["kind"], row["group"], ", ".join(row["deps"]),
-                      ", ".join(row["tags"]))
+        table.add_row(_t(row["key"]), _t(row["kind"]), _t(row["group"]), _t(", ".join(row["deps"])),
+                      _t(", ".join(row["tags"])))
     console.print(table)
     console.print(f"{len(rows)} assets")
 
@@ -71,6 +78,7 @@ def run_row(run: RunRecord) -> dict[str, Any]:
         "run_id": run.run_id,
         "status": run.status.value,
         "selection": run.selection,
+        "exclude": run.exclude,
         "partition": run.partition,
         "assets": len(run.asset_keys),
         "started_at": _when(run.started_at),
@@ -83,15 +91,22 @@ def run_row(run: RunRecord) -> dict[str, Any]:
     }
 
 
+def selection_text(row: dict[str, Any]) -> str:
+    """The selection as it was typed: `+group:marts --exclude tag:slow` (`*` when none was)."""
+    text = row["selection"] or "*"
+    return f"{text} --exclude {row['exclude']}" if row.get("exclude") else text
+
+
 def runs_table(rows: list[dict[str, Any]]) -> None:
     table = Table()
     table.add_column("run_id", no_wrap=True, min_width=32)
-    for column in ("status", "selection", "assets", "started_at", "seconds"):
+    for column in ("status", "selection", "partition", "assets", "started_at", "seconds"):
         table.add_column(column)
     for row in rows:
         style = _STYLE.get(row["status"], "")
-        table.add_row(row["run_id"], f"[{style}]{row['status']}[/]", row["selection"] or "*",
-                      str(row["assets"]), row["started_at"] or "", str(row["seconds"] or ""))
+        table.add_row(row["run_id"], f"[{style}]{row['status']}[/]", _t(selection_text(row)),
+                      _t(row["partition"] or ""), str(row["assets"]), row["started_at"] or "",
+                      str(row["seconds"] or ""))
     console.print(table)
 
 
@@ -123,7 +138,8 @@ def run_show(detail: dict[str, Any]) -> None:
     run = detail["run"]
     style = _STYLE.get(run["status"], "")
     console.print(f"Run [bold]{run['run_id']}[/]: [{style}]{run['status']}[/] "
-                  f"({run['assets']} assets, {run['seconds']}s, selection {run['selection'] or '*'})")
+                  f"({run['assets']} assets, {run['seconds']}s, selection {_t(selection_text(run))}"
+                  + (f", partition {_t(run['partition'])}" if run["partition"] else "") + ")")
     for row in detail["events"]:
         if row["type"] == "log" and row["data"].get("level") == "debug":
             continue
@@ -139,7 +155,7 @@ def run_show(detail: dict[str, Any]) -> None:
     for row in detail["errors"]:
         trace = row["data"].get("error", {}).get("traceback")
         if trace:
-            console.print(f"\n[red]{row['type']} {row['asset_key'] or row['step_key']}[/]")
+            console.print(f"\n[red]{row['type']} {_t(row['asset_key'] or row['step_key'])}[/]")
             console.print(trace, markup=False)
 
 
@@ -151,7 +167,20 @@ def run_summary(summary: dict[str, Any]) -> None:
     parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     console.print(f"Run {summary['run_id']} [{style}]{summary['status']}[/]: {parts}")
     for key, cause in summary["errors"].items():
-        console.print(f"  [red]{key}[/]: {cause}", soft_wrap=True)
+        if summary["assets"].get(key) != "canceled":  # listed as they were canceled; counted above
+            console.print(f"  [red]{_t(key)}[/]: {_t(cause)}", soft_wrap=True)
+    checks = summary.get("checks")
+    if checks and any(checks[k] for k in ("passed", "warned", "failed")):
+        console.print(f"Checks: {checks['passed']} passed, {checks['warned']} warned, "
+                      f"{checks['failed']} failed", markup=False)
+        for label in ("failed", "warned"):
+            for name in checks[f"{label}_checks"]:
+                console.print(f"  {label}: {name}", markup=False, soft_wrap=True)
+    steps = summary.get("steps") or []
+    if steps:
+        shown = ", ".join(f"{s['step']} {s['seconds']:.1f}s" for s in steps[:5])
+        more = f" (and {len(steps) - 5} more)" if len(steps) > 5 else ""
+        console.print(f"Steps: {len(steps)}; slowest: {shown}{more}", markup=False, soft_wrap=True)
 
 
 def lineage_tree(graph: AssetGraph, keys: Iterable[AssetKey]) -> None:
@@ -160,7 +189,7 @@ def lineage_tree(graph: AssetGraph, keys: Iterable[AssetKey]) -> None:
     tree = Tree("lineage")
 
     def add(node: Tree, key: AssetKey, seen: set[AssetKey]) -> None:
-        branch = node.add(str(key))
+        branch = node.add(_t(key))
         if key in seen:
             return
         seen.add(key)
@@ -220,10 +249,10 @@ class RunProgress(_ProgressBar):
             return
         with self._lock:
             if self._progress is not None:
-                self._progress.update(self._task, advance=1, description=str(event.asset_key))
+                self._progress.update(self._task, advance=1, description=_t(event.asset_key))
                 if status != "succeeded":
-                    self._progress.console.print(f"[{_STYLE[status]}]{status}[/] {event.asset_key}: "
-                                                 f"{event.message or ''}", soft_wrap=True)
+                    self._progress.console.print(f"[{_STYLE[status]}]{status}[/] {_t(event.asset_key)}: "
+                                                 f"{_t(event.message or '')}", soft_wrap=True)
             else:
                 detail = f": {event.message}" if event.message and status != "succeeded" else ""
                 console.print(f"{status:<9} {event.asset_key}{detail}", markup=False, soft_wrap=True)
@@ -236,8 +265,8 @@ def backfills_table(rows: list[dict[str, Any]]) -> None:
         table.add_column(column)
     for row in rows:
         style = _STYLE.get(row["status"], "")
-        table.add_row(row["backfill_id"], f"[{style}]{row['status']}[/]", row["selection"] or "*",
-                      row["from"], row["to"], str(row["chunks"]),
+        table.add_row(row["backfill_id"], f"[{style}]{row['status']}[/]", _t(row["selection"] or "*"),
+                      _t(row["from"]), _t(row["to"]), str(row["chunks"]),
                       str(row["chunk_counts"].get("succeeded", 0)))
     console.print(table)
 
@@ -245,8 +274,8 @@ def backfills_table(rows: list[dict[str, Any]]) -> None:
 def backfill_summary(data: dict[str, Any], chunks: list[dict[str, Any]]) -> None:
     style = _STYLE.get(data["status"], "")
     counts = ", ".join(f"{n} {s}" for s, n in sorted(data["chunk_counts"].items()))
-    console.print(f"Backfill {data['backfill_id']} [{style}]{data['status']}[/]: {data['from']} to "
-                  f"{data['to']}, {data['chunks']} chunks ({counts})")
+    console.print(f"Backfill {data['backfill_id']} [{style}]{data['status']}[/]: {_t(data['from'])} to "
+                  f"{_t(data['to'])}, {data['chunks']} chunks ({counts})")
     for chunk in chunks:
         label = f"#{chunk['seq']} {', '.join(chunk['assets'])} {chunk['range'] or '(unpartitioned)'}"
         detail = f": {chunk['error']}" if chunk.get("error") else ""
@@ -255,7 +284,7 @@ def backfill_summary(data: dict[str, Any], chunks: list[dict[str, Any]]) -> None
 
 def partition_summary(data: dict[str, Any]) -> None:
     counts = ", ".join(f"{n} {s}" for s, n in data["counts"].items() if n)
-    console.print(f"{data['asset']}: {data['partitions']} partitions ({counts})")
+    console.print(f"{data['asset']}: {data['partitions']} partitions ({counts})", markup=False)
     for run in data["ranges"]:
         span = run["start"] if run["start"] == run["end"] else f"{run['start']} ... {run['end']}"
         console.print(f"  {run['status']:<12} {span} ({run['count']})", markup=False)
@@ -274,6 +303,6 @@ class ChunkProgress(_ProgressBar):
             return
         label = f"{', '.join(map(str, chunk.assets))} {chunk.range_text or '(unpartitioned)'}"
         if self._progress is not None:
-            self._progress.update(self._task, advance=1, description=label)
+            self._progress.update(self._task, advance=1, description=_t(label))
         else:
             console.print(f"{status.value:<9} chunk {chunk.seq}: {label}", markup=False, soft_wrap=True)

@@ -18,7 +18,9 @@ class Workspace:
     def __init__(self, defs: str | None, home: str | None, storage: str | None) -> None:
         self.defs_target = defs
         self.home = resolve_home(home)
-        # Everything this process starts (dbt's profile, the user's definitions) sees the same home.
+        # Everything this process starts (dbt's profile, the user's definitions) sees the same home;
+        # restored on close, so a command invoked in-process (tests, notebooks) leaves no trace.
+        self._previous_home = os.environ.get("ORCH_HOME")
         os.environ["ORCH_HOME"] = str(self.home)
         self.storage_url = storage or os.environ.get("ORCH_STORAGE_URL")
         self._defs: Definitions | None = None
@@ -74,3 +76,7 @@ class Workspace:
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+        if self._previous_home is None:
+            os.environ.pop("ORCH_HOME", None)
+        else:
+            os.environ["ORCH_HOME"] = self._previous_home

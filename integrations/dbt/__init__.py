@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from integrations.dbt.manifest import DBT_KIND, DbtNodes, ManifestError, load_nodes, read_manifest
+from integrations.dbt.profiles import ProfileTarget, duckdb_path, profile_target
 from integrations.dbt.project import DbtProject
 from integrations.dbt.runner import DbtRunner
 from integrations.dbt.translator import DbtTranslator
@@ -59,7 +60,10 @@ __all__ = [
     "DbtRunner",
     "DbtTranslator",
     "ManifestError",
+    "ProfileTarget",
     "dbt_assets",
+    "duckdb_path",
     "load_nodes",
+    "profile_target",
     "read_manifest",
 ]

@@ -51,16 +51,26 @@ def _vars(text: str | None) -> dict:
 def parse(ctx: click.Context, project_dir: str | None, vars_text: str | None) -> None:
     """Parse the dbt project(s) and refresh the cached manifest and assets."""
     extra = _vars(vars_text)
-    for project in _projects(ctx, project_dir):
-        project.vars = {**project.vars, **extra}
-        started = time.perf_counter()
-        project.parse()
+    # Loading the definitions reads each project's manifest: a missing, stale or corrupt one is
+    # parsed right there, even under ORCH_DBT_REPARSE=never, since repairing it is this command's job.
+    DbtProject.parse_requested = True
+    try:
+        projects = _projects(ctx, project_dir)
+    finally:
+        DbtProject.parse_requested = False
+    started = time.perf_counter()
+    for project in projects:
+        if extra:
+            project.vars = {**project.vars, **extra}
+        if extra or not project.parsed_here:
+            project.parse()
         nodes = project.nodes()
         render.console.print(
             f"Parsed {project.project_dir} in {time.perf_counter() - started:.1f}s: "
             f"{len(nodes.assets)} assets, {len(nodes.checks)} checks -> {project.manifest_path}",
             markup=False,
         )
+        started = time.perf_counter()
 
 
 @dbt.command()

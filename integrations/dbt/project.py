@@ -70,6 +70,8 @@ class DbtProject:
         self.translator = translator or DbtTranslator()
         self.vars = dict(vars or {})
         """`--vars` of every parse, build and compile: projects enable models and seeds by vars."""
+        self.parsed_here = False
+        """True once this object parsed the project (in this process)."""
 
     def _default_profiles_dir(self) -> Path:
         if (self.project_dir / "profiles.yml").exists():
@@ -200,22 +202,24 @@ class DbtProject:
 
     # -- manifest and nodes -------------------------------------------------------------------
 
+    parse_requested = False
+    """Set by `orch dbt parse` before it loads the definitions: parse even under reparse="never"
+    (the command exists to repair a missing, stale or corrupt manifest)."""
+
+    @property
+    def may_parse(self) -> bool:
+        return self.reparse != "never" or DbtProject.parse_requested
+
     def ensure_manifest(self) -> Path:
         """The manifest path, re-parsing first when it is missing or older than the project files."""
         if self.is_stale():
-            if self.reparse == "never":
+            if not self.may_parse:
                 state = "missing" if not self.manifest_path.exists() else "older than the project files"
                 raise ManifestError(
                     f"The dbt manifest '{self.manifest_path}' is {state}. Run `orch dbt parse`."
                 )
             self.parse()
         return self.manifest_path
-
-    def parse(self) -> Any:
-        """Parse with dbt (partial parsing when possible) and cache the parsed Manifest object."""
-        from integrations.dbt.runner import parse_project  # dbt is imported only here
-
-        return parse_project(self)
 
     def manifest_state(self) -> ManifestState:
         path = self.ensure_manifest()
@@ -247,11 +251,32 @@ class DbtProject:
             except Exception:  # a corrupt or foreign cache is rebuilt, never trusted
                 nodes = None
         if nodes is None:
-            nodes = load_nodes(read_manifest(state.path), self.translator)
+            nodes = load_nodes(self._read_or_reparse(state.path), self.translator)
+            state = self.manifest_state()  # a re-parse wrote a new manifest
+            cache = self.target_path / f"orch_nodes.{state.checksum}.{type(self.translator).__name__}.pickle"
             self._clear_caches("orch_nodes.")
             atomic_write_bytes(cache, pickle.dumps({"format": CACHE_FORMAT, "nodes": nodes},
                                                     protocol=pickle.HIGHEST_PROTOCOL))
         return nodes if runner is None else _with_runner(nodes, runner)
+
+    def _read_or_reparse(self, path: Path) -> dict[str, Any]:
+        """A manifest that does not read (truncated, corrupt, foreign) is re-parsed, as a changed
+        project file is; under reparse="never" it is an error naming the command that fixes it."""
+        try:
+            return read_manifest(path)
+        except ManifestError:
+            if not self.may_parse:
+                raise
+        self.parse()
+        return read_manifest(path)
+
+    def parse(self) -> Any:
+        """Parse with dbt (partial parsing when possible) and cache the parsed Manifest object."""
+        from integrations.dbt.runner import parse_project  # dbt is imported only here
+
+        manifest = parse_project(self)
+        self.parsed_here = True
+        return manifest
 
     def _clear_caches(self, prefix: str) -> None:
         for old in self.target_path.glob(f"{prefix}*"):

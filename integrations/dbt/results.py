@@ -12,6 +12,7 @@ from typing import Any
 
 from integrations.dbt.manifest import DbtNodes
 from orchestrator.execution.context import BatchContext
+from orchestrator.keys import AssetKey
 from orchestrator.storage.events import EventType
 
 NODE_FINISHED = "NodeFinished"
@@ -29,6 +30,8 @@ class NodeResultHandler:
         self.reported: set[str] = set()
         self.failed_unit_tests: dict[Any, list[str]] = {}
         """asset -> its unit tests that failed: dbt then skips the model, and says 'upstream'."""
+        self.failures: dict[AssetKey, str] = {}
+        """Why each asset that failed (or whose blocking test failed) in this invocation did."""
         self._lock = threading.Lock()
 
     def on_event(self, name: str, data: Mapping[str, Any]) -> None:
@@ -50,7 +53,9 @@ class NodeResultHandler:
         key = self.nodes.key_of.get(uid)
         if key is None or key not in self.wanted:
             return
-        if status in MODEL_OK:
+        if status not in MODEL_OK and self.context.cancel.is_set():  # dbt's interrupted queries
+            self.context.canceled(key)
+        elif status in MODEL_OK:
             relation = (node_info.get("node_relation") or {}).get("relation_name")
             response = run_result.get("adapter_response") or {}
             metadata = {**timing, "dbt_unique_id": uid, "message": message}
@@ -61,10 +66,26 @@ class NodeResultHandler:
             self.context.succeeded(key, **metadata)
         elif status == "skipped":
             units = self.failed_unit_tests.get(key)
-            cause = f"its unit test {'; '.join(units)}" if units else (message or "an upstream node failed")
-            self.context.skipped(key, f"dbt skipped '{key}': {cause}")
+            cause = f"its unit test {'; '.join(units)}" if units else self._skip_cause(key, message)
+            self.context.skipped(key, f"dbt skipped '{key}' because {cause}")
         else:
-            self.context.failed(key, f"dbt {status} in '{key}': {message}".rstrip(": "))
+            cause = f"dbt {status} in '{key}': {message}".rstrip(": ")
+            self.failures[key] = cause
+            self.context.failed(key, cause)
+
+    def _skip_cause(self, key: AssetKey, message: str) -> str:
+        """The nearest upstream failure of this invocation that made dbt skip `key`, as Python skips
+        name theirs; dbt's own message when none is known."""
+        seen: set[AssetKey] = set()
+        frontier = [dep.key for dep in self.nodes.deps_of.get(key, ())]
+        while frontier:
+            for parent in frontier:
+                if parent in self.failures:
+                    return self.failures[parent]
+            seen.update(frontier)
+            frontier = [dep.key for parent in frontier for dep in self.nodes.deps_of.get(parent, ())
+                        if dep.key not in seen]
+        return message or "an upstream node failed or was skipped (see the dbt log)"
 
     def _test_finished(self, uid: str, status: str, message: str, run_result: Mapping[str, Any],
                        timing: dict[str, Any]) -> None:
@@ -85,4 +106,7 @@ class NodeResultHandler:
             detail = " ".join(message.split())[:300]
             self.failed_unit_tests.setdefault(check.asset, []).append(
                 f"'{check.name}' failed" + (f": {detail}" if detail else ""))
+        elif not passed and check.blocking:
+            self.failures.setdefault(check.asset, f"test '{check.name}' on '{check.asset}' {status}"
+                                     + (f": {message}" if message else ""))
         self.context.check(check.asset, check.name, passed, check.blocking, **metadata)

@@ -24,6 +24,7 @@ from pyiceberg.exceptions import NamespaceAlreadyExistsError
 from sqlalchemy.engine import URL, make_url
 
 from orchestrator.errors import IOManagerError
+from orchestrator.secrets import mask_url
 
 CATALOG_FILE = "iceberg_catalog.db"
 WAREHOUSE_DIR = "iceberg"
@@ -168,11 +169,7 @@ def _enable_wal(path: str) -> None:
 
 
 def _hide_password(uri: str) -> str:
-    parts = urllib.parse.urlsplit(uri)
-    if not parts.password:
-        return uri
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    return mask_url(uri)
 
 
 def _scrub(text: str, secret: str | None) -> str:

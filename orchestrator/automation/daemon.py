@@ -27,10 +27,10 @@ from orchestrator.automation.schedules import DEFAULT_CATCHUP
 from orchestrator.automation.status import check_freshness
 from orchestrator.automation.ticking import tick_schedule, tick_sensor
 from orchestrator.errors import OrchestratorError
-from orchestrator.launch.launcher import Launcher
+from orchestrator.launch.forkserver import preload
+from orchestrator.launch.launcher import ForkServer, Launcher, fork_server_from_here
 from orchestrator.launch.monitor import dead_runs, end_dead_run, retry_failed
 from orchestrator.launch.worker import heartbeat_seconds
-from orchestrator.storage.base import MemoryEventStore
 from orchestrator.storage.queue import DaemonRecord, Limits
 from orchestrator.workspace import Workspace
 
@@ -63,7 +63,7 @@ class Daemon:
     def __init__(self, ws: Workspace, options: DaemonOptions | None = None,
                  clock: Callable[[], float] = time.time, log: Callable[[str], None] = _log) -> None:
         self.ws, self.options, self.clock, self.log = ws, options or DaemonOptions(), clock, log
-        if isinstance(ws.store, MemoryEventStore):
+        if (ws.storage_url or "").split(":", 1)[0] == "memory":
             raise OrchestratorError("The daemon needs a store its run processes can open too: use SQLite "
                                     "(the default under ORCH_HOME) or PostgreSQL, not memory://.")
         self.host = socket.gethostname()
@@ -72,13 +72,20 @@ class Daemon:
         defs = ws.defs
         defs.graph  # noqa: B018 - built once, now
         gc.freeze()  # the definitions live as long as the daemon: the collector need not walk them
-        limits = Limits(self.options.max_concurrent_runs, {**defs.pools, **self.options.pools})
         env = ws.environment()
         if self.options.executor:
             env["ORCH_EXECUTOR"] = self.options.executor
         if self.options.dask_address:
             env["ORCH_DASK_ADDRESS"] = self.options.dask_address
-        self.launcher = Launcher(ws.store, self.id, env, limits, ws.home, fork=self.options.fork)
+        server = None
+        if self.options.fork and hasattr(os, "fork") and threading.active_count() == 1 and ws._store is None:
+            # still one thread and no store connection: fork the fork server from here, sharing
+            # the loaded definitions' memory (and the modules runs import) with it
+            preload(ws)
+            gc.freeze()
+            server = ForkServer(env, fork_server_from_here(ws, env))
+        limits = Limits(self.options.max_concurrent_runs, {**defs.pools, **self.options.pools})
+        self.launcher = Launcher(ws.store, self.id, env, limits, ws.home, fork=self.options.fork, server=server)
         self.timeout = self.options.heartbeat_timeout or 2 * heartbeat_seconds() + 1.0
         self._unretryable: set[str] = set()
         self._next: dict[str, float] = {}

@@ -204,6 +204,7 @@ def evaluate_automation(graph: AssetGraph, snapshot: Snapshot,
     requested: set[AssetKey] = set()
     decisions: dict[AssetKey, Decision] = {}
     order_of: dict[AssetKey, int] = {}
+    crons_of: dict[int, tuple[CronSchedule, ...]] = {}  # conditions are shared by many assets
     for position, key in enumerate(graph.order()):
         definition = graph.assets[key]
         condition = condition_of(definition)
@@ -220,7 +221,10 @@ def evaluate_automation(graph: AssetGraph, snapshot: Snapshot,
         tick = None
         if verdict_value:
             requested.add(key)
-            ticks = [c.latest_at_or_before(view.now) for c in condition.crons()]
+            crons = crons_of.get(id(condition))
+            if crons is None:
+                crons = crons_of[id(condition)] = condition.crons()
+            ticks = [c.latest_at_or_before(view.now) for c in crons]
             tick = max((t.timestamp() for t in ticks if t is not None), default=None)
         decisions[key] = Decision(key, condition.describe(), verdict_value, tuple(reasons), partition,
                                   view.current_fingerprint() if verdict_value else "", tick)

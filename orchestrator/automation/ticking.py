@@ -127,8 +127,18 @@ class SensorOutcome:
     cursor: Any = KEEP
 
 
+_HUNG: dict[str, threading.Thread] = {}  # sensor name -> its evaluation that outlived its timeout
+
+
 def call_with_timeout(fn: Callable[[], Any], timeout: float, name: str) -> Any:
-    """Run `fn` in a thread; raise TimeoutError after `timeout` seconds (the thread is abandoned)."""
+    """Run `fn` in a thread; raise TimeoutError after `timeout` seconds (the thread is abandoned, and
+    the sensor is not called again while that thread still runs: hung calls do not pile up)."""
+    hung = _HUNG.get(name)
+    if hung is not None:
+        if hung.is_alive():
+            raise TimeoutError(f"sensor '{name}' is still running its evaluation that timed out; "
+                               "it is not called again until that one returns")
+        del _HUNG[name]
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -141,6 +151,7 @@ def call_with_timeout(fn: Callable[[], Any], timeout: float, name: str) -> Any:
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
+        _HUNG[name] = thread
         raise TimeoutError(f"sensor '{name}' did not return within {timeout:g} s (timeout_seconds)")
     if "error" in box:
         raise box["error"]

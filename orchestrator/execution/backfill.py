@@ -19,14 +19,13 @@ from typing import Any
 
 from orchestrator.definitions import Definitions
 from orchestrator.errors import ExecutionError, PartitionError
-from orchestrator.execution.materialize import load_dynamic_partitions
+from orchestrator.execution.materialize import load_dynamic_partitions, select_assets
 from orchestrator.execution.plan import plan
 from orchestrator.execution.run import execute_plan
 from orchestrator.graph import AssetGraph
 from orchestrator.io.base import IOManager
 from orchestrator.keys import AssetKey
 from orchestrator.partitions import PartitionRange, PartitionsDefinition
-from orchestrator.selection import resolve
 from orchestrator.storage.backfills import BackfillRecord, BackfillStatus, Chunk, ChunkStatus
 from orchestrator.storage.base import EventStore
 from orchestrator.storage.events import RunStatus
@@ -77,7 +76,7 @@ def create_backfill(defs: Definitions, store: EventStore, selection: str | None,
                     start: str, end: str, options: Mapping[str, Any] | None = None) -> BackfillRecord:
     """Plan the chunks and store the backfill (nothing runs yet)."""
     load_dynamic_partitions(defs.graph, store)
-    selected = resolve(selection or "*", defs.graph, exclude)
+    selected = select_assets(defs.graph, selection, exclude)
     range_writers = frozenset(n for n, io in defs.io_managers.items() if getattr(io, "writes_ranges", False))
     chunks = split_into_chunks(defs.graph, selected, start, end, range_writers)
     now = time.time()
@@ -162,7 +161,7 @@ def _run_chunk(defs: Definitions, store: EventStore, record: BackfillRecord, chu
         plan(defs.graph, chunk.assets), store=store, io_managers=io_managers,
         resources={**defs.resources, **(resources or {})}, partition=partition,
         partition_range=partition_range if chunk.partitions > 1 else None,
-        selection=record.selection, max_concurrency=max_concurrency,
+        selection=record.selection, exclude=record.exclude, max_concurrency=max_concurrency,
         tags={"backfill": record.backfill_id, "chunk": str(chunk.seq)}, launched_by="backfill",
     )
     if result.status == RunStatus.CANCELED:

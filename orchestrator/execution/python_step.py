@@ -55,7 +55,7 @@ class StepEnv:
         except KeyError:
             raise ExecutionError(
                 f"Asset '{definition.key}' uses io_manager='{definition.io_manager}', which is not "
-                f"configured. Known: {sorted(self.io_managers)}. Add it to Definitions(io_managers=...)."
+                f"configured. Known: {sorted(self.io_managers)}. Add it to Definitions(resources=...)."
             ) from None
 
     def partition_of(self, key: AssetKey) -> str | None:
@@ -184,6 +184,8 @@ def _call_with_retries(
         call_kwargs = {**kwargs, "context": context} if context else dict(kwargs)
         if definition.range_parameter:
             call_kwargs[definition.range_parameter] = env.range_of(definition.key)
+        for name in definition.resource_parameters:
+            call_kwargs[name] = env.resources[name]
         try:
             return definition.fn(**call_kwargs), context
         except Exception as exc:

@@ -15,6 +15,9 @@ from orchestrator.errors import ExecutionError
 from orchestrator.execution.context import BatchContext
 from orchestrator.execution.listeners import guarded, run_listeners
 from orchestrator.execution.plan import Plan, Step
+from orchestrator.execution.run_resources import (
+    ResourceView, RunResources, check_resources, opened, used_resources,
+)
 from orchestrator.execution.versions import StampingWriter, VersionStamper
 from orchestrator.execution.python_step import (
     CANCELED, FAILED, SKIPPED, SUCCEEDED, StepEnv, StepOutcome, _error, run_python_asset,
@@ -55,7 +58,8 @@ class RunResult:
         part = self.partition if definition.partitions else None
         context = InputContext(asset_key, part, metadata=definition.metadata,
                                partitions=definition.partitions)
-        return self.io_managers[definition.io_manager].read(context)
+        with opened(definition.io_manager, self.io_managers[definition.io_manager]) as manager:
+            return manager.read(context)
 
 
 class _Scheduler:
@@ -135,6 +139,7 @@ def execute_plan(
     partition: str | None = None,
     partition_range: PartitionRange | None = None,
     selection: str | None = None,
+    exclude: str | None = None,
     max_concurrency: int | None = None,
     executor: str = "thread",
     run_id: str | None = None,
@@ -153,6 +158,9 @@ def execute_plan(
         raise ExecutionError(f"Unknown executor '{executor}'. Use one of {EXECUTORS}.")
     if executor == "process" and any(isinstance(m, MemoryIOManager) for m in io_managers.values()):
         raise ExecutionError("The process executor cannot share in-memory IO managers; use Parquet.")
+    # IO managers are resources too; those given for this run win over same-named resources.
+    run_resources = RunResources({**(resources or {}), **io_managers})
+    check_resources(run_plan, run_resources)
     run_id = queued.run_id if queued is not None else run_id or new_run_id()
     cancel = cancel or threading.Event()
     buffer = EventWriter(store)
@@ -160,21 +168,27 @@ def execute_plan(
     if listener is not None or listeners:
         buffer = _Tee(buffer, [*([listener] if listener is not None else []), *listeners])
     buffer = StampingWriter(buffer, VersionStamper(run_plan.source, store, run_plan.asset_keys))
-    env = StepEnv(run_id, run_plan.source, io_managers, resources or {}, partition, partition_range,
-                  buffer.add, keep_values, _previous_schemas(store, run_plan),
+    env = StepEnv(run_id, run_plan.source, ResourceView(run_resources, io_managers), run_resources,
+                  partition, partition_range, buffer.add, keep_values, _previous_schemas(store, run_plan),
                   store.dynamic_partitions.add)
     if queued is None:
         store.create_run(RunRecord(run_id, RunStatus.RUNNING, selection, run_plan.asset_keys, partition,
-                                   time.time(), tags=dict(tags or {}), launched_by=launched_by))
+                                   time.time(), tags=dict(tags or {}), exclude=exclude,
+                                   launched_by=launched_by))
     buffer.add(Event(run_id, EventType.RUN_STARTED, time.time(),
                      data={"steps": len(run_plan.steps), "assets": len(run_plan.asset_keys)}))
     scheduler = _Scheduler(run_plan)
     values: dict[AssetKey, Any] = {}
     workers = max_concurrency or min(32, (multiprocessing.cpu_count() or 1) + 4)
     try:
+        if executor == "process":  # set up before the workers fork, so they share one setup
+            run_resources.open_all(used_resources(run_plan))
         _drive(scheduler, env, buffer, cancel, workers, executor, values)
     except KeyboardInterrupt:
         cancel.set()
+    finally:
+        for problem in run_resources.close():
+            buffer.add(Event(run_id, EventType.LOG, time.time(), message=problem, data={"level": "warning"}))
     status = _finish(scheduler, env, buffer, cancel)
     store.finish_run(run_id, status, time.time())
     return RunResult(run_id, status, dict(scheduler.status), dict(scheduler.causes),
@@ -242,11 +256,21 @@ def _run_lone_step_inline(scheduler: _Scheduler, env: StepEnv, values: dict[Asse
     if cause is not None:
         _skip(scheduler, env, key, cause)
     else:
-        outcome = run_python_asset(env.graph.assets[key], env)
+        try:
+            outcome = run_python_asset(env.graph.assets[key], env)
+        except KeyboardInterrupt:  # Ctrl-C inside the function: it had started
+            _canceled_while_running(scheduler, env, key)
+            raise
         scheduler.record(outcome)
         values.update(outcome.values)
     scheduler.finish(step.key)
     return True
+
+
+def _canceled_while_running(scheduler: _Scheduler, env: StepEnv, key: AssetKey) -> None:
+    scheduler.status.setdefault(key, CANCELED)
+    scheduler.causes.setdefault(key, "the run was canceled while it ran")
+    env.event(EventType.STEP_CANCELED, key, "canceled while running")
 
 
 def _drain(running: dict[Future, Step], scheduler: _Scheduler, env: StepEnv, buffer: EventWriter,
@@ -269,9 +293,7 @@ def _drain(running: dict[Future, Step], scheduler: _Scheduler, env: StepEnv, buf
         pass
     for step in running.values():
         for key in step.assets:
-            scheduler.status.setdefault(key, CANCELED)
-            scheduler.causes.setdefault(key, "the run was canceled while it ran")
-            env.event(EventType.STEP_CANCELED, key, "canceled while running")
+            _canceled_while_running(scheduler, env, key)
     running.clear()
 
 
@@ -316,9 +338,8 @@ def _run_batch(step: Step, keys: tuple[AssetKey, ...], env: StepEnv, cancel: thr
             outcome.statuses[key] = status
             if cause:
                 outcome.causes[key] = cause
-            if status in (FAILED, SKIPPED):
-                env.event(EventType.STEP_FAILED if status == FAILED else EventType.STEP_SKIPPED,
-                          key, cause)
+            if status in (FAILED, SKIPPED, CANCELED):
+                env.event(_STATUS_EVENTS[status], key, cause)
 
     context = BatchContext(env.run_id, step.key, keys, env.partition, env.partition_range, cancel,
                            env.emit, report, env.resources)
@@ -337,11 +358,21 @@ def _run_batch(step: Step, keys: tuple[AssetKey, ...], env: StepEnv, cancel: thr
     for key in keys:
         if key not in outcome.statuses:
             report(key, CANCELED if cancel.is_set() else FAILED,
-                   "canceled" if cancel.is_set() else f"step '{step.key}' reported no result for '{key}'")
-    failed = [k for k in keys if outcome.statuses[k] != SUCCEEDED]
-    env.emit(Event(env.run_id, EventType.STEP_FAILED if failed else EventType.STEP_SUCCEEDED,
-                   time.time(), step_key=step.key, data={"seconds": time.time() - started}))
+                   "canceled while running" if cancel.is_set()
+                   else f"step '{step.key}' reported no result for '{key}'")
+    done = sum(1 for k in keys if outcome.statuses[k] == SUCCEEDED)
+    if cancel.is_set() and done < len(keys):
+        end, message = EventType.STEP_CANCELED, f"canceled while running ({done} of {len(keys)} assets done)"
+    elif done < len(keys):
+        end, message = EventType.STEP_FAILED, f"{len(keys) - done} of {len(keys)} assets did not succeed"
+    else:
+        end, message = EventType.STEP_SUCCEEDED, None
+    env.emit(Event(env.run_id, end, time.time(), step_key=step.key, message=message,
+                   data={"seconds": time.time() - started}))
     return outcome
+
+
+_STATUS_EVENTS = {FAILED: EventType.STEP_FAILED, SKIPPED: EventType.STEP_SKIPPED, CANCELED: EventType.STEP_CANCELED}
 
 
 def _collect(step: Step, future: Future, scheduler: _Scheduler, env: StepEnv, buffer: EventWriter,

@@ -81,16 +81,33 @@ def _reap() -> None:
         _say(f"EXITED {pid} {code}")
 
 
-def _warm(ws: Workspace) -> None:
-    """Import what every run needs (the store's driver, the IO managers, the executor) before forking,
-    then close the store: a child opens its own connections, never the server's."""
+def preload(ws: Workspace) -> None:
+    """Import what every run needs (the executor, the store's dialect and driver, the IO managers)
+    without opening anything: the daemon does it before forking its fork server, so the pages are
+    shared."""
     import orchestrator.execution.run  # noqa: F401
     import orchestrator.launch.worker  # noqa: F401
+    from orchestrator.storage.sql import normalise_url
 
+    if ws.storage_url and ws.storage_url.split(":", 1)[0] != "memory":
+        normalise_url(ws.storage_url).get_dialect().import_dbapi()
+    else:
+        import sqlite3  # noqa: F401
+    ws.io_managers()
+
+
+def _warm(ws: Workspace) -> None:
+    """Import what every run needs before forking, then close the store: a child opens its own
+    connections, never the server's."""
+    preload(ws)
     ws.store.queue.active()
     ws.io_managers()
     ws.close()
     ws._store = None
+    for runner in {id(a.runner): a.runner for a in ws.defs.assets if a.runner is not None}.values():
+        prepare = getattr(runner, "prepare_process", None)  # e.g. dbt: import dbt once, not per run
+        if prepare is not None:
+            prepare()
 
 
 def _requests(stdin_fd: int, first: str | None) -> Iterator[str]:
@@ -119,8 +136,10 @@ def _requests(stdin_fd: int, first: str | None) -> Iterator[str]:
         waiting.extend(line.decode().strip() for line in lines)
 
 
-def serve(first: str | None = None) -> int:
-    ws = Workspace(None, None, None)
+def serve(first: str | None = None, ws: Workspace | None = None) -> int:
+    """Serve fork requests on stdin until it closes. `ws`: a workspace loaded already (the daemon
+    forked this server from itself, so both share the definitions' pages)."""
+    ws = ws or Workspace(None, None, None)
     load_error: BaseException | None = None
     try:
         ws.defs.graph  # noqa: B018 - load now, once, before any fork

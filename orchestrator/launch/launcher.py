@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from orchestrator.launch.forkserver import log_path
 from orchestrator.storage.base import EventStore
@@ -50,12 +51,76 @@ def log_tail(path: Path) -> str:
         return ""
 
 
+class _ForkedProcess:
+    """What the launcher needs of a Popen, for a fork server forked from the daemon itself."""
+
+    def __init__(self, pid: int, stdin_fd: int, stdout_fd: int) -> None:
+        self.pid = pid
+        self.stdin = os.fdopen(stdin_fd, "w", buffering=1)
+        self.stdout = os.fdopen(stdout_fd, "r")
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            waited, status = os.waitpid(self.pid, os.WNOHANG)
+            if waited == self.pid:
+                self.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"fork server {self.pid}", timeout or 0)
+            time.sleep(0.02)
+        return self.returncode  # type: ignore[return-value]
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def fork_server_from_here(ws: Any, environment: Mapping[str, str]) -> _ForkedProcess:
+    """Fork the fork server from this (still single-threaded, store not opened) process: it shares
+    the already loaded definitions' memory instead of loading its own copy."""
+    to_server, from_daemon = os.pipe()
+    to_daemon, from_server = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the server
+        code = 0
+        try:
+            os.dup2(to_server, 0)
+            os.dup2(from_server, 1)
+            for fd in (to_server, from_daemon, to_daemon, from_server):
+                os.close(fd)
+            sys.stdin = os.fdopen(0, "r")
+            sys.stdout = os.fdopen(1, "w", buffering=1)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopped by closing its stdin
+            os.environ.update(environment)
+            from orchestrator.launch.forkserver import serve
+
+            serve(ws=ws)
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(to_server)
+    os.close(from_server)
+    return _ForkedProcess(pid, from_daemon, to_daemon)
+
+
 class ForkServer:
     """The daemon's end of the fork server: ask for a run process, hear which ones ended."""
 
-    def __init__(self, environment: Mapping[str, str]) -> None:
-        self.process = subprocess.Popen([PYTHON, "-m", "orchestrator.launch.forkserver"], env=dict(environment),
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+    def __init__(self, environment: Mapping[str, str], process: Any = None) -> None:
+        self.process = process or subprocess.Popen(
+            [PYTHON, "-m", "orchestrator.launch.forkserver"], env=dict(environment),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         self.ready = threading.Event()
         self.started: queue.Queue[tuple[str, int]] = queue.Queue()
         self.exited: queue.Queue[tuple[int, int]] = queue.Queue()
@@ -114,12 +179,12 @@ class _Spawned:
 
 class Launcher:
     def __init__(self, store: EventStore, daemon_id: str, environment: Mapping[str, str], limits: Limits,
-                 home: Path, fork: bool = True) -> None:
+                 home: Path, fork: bool = True, server: ForkServer | None = None) -> None:
         self.store, self.daemon_id, self.limits, self.home = store, daemon_id, limits, home
         self.environment = {**os.environ, **environment}
         self.host = socket.gethostname()
         self.fork = fork and hasattr(os, "fork")
-        self._server: ForkServer | None = None
+        self._server: ForkServer | None = server
         self._server_backoff = 0.0
         self._server_retry_at = 0.0
         self._forked: dict[int, str] = {}  # pid -> run id, children of the fork server

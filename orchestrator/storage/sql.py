@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 from collections.abc import Collection, Iterator, Sequence
@@ -17,6 +16,7 @@ from sqlalchemy.engine import URL, make_url
 
 from orchestrator.errors import StorageConnectionError, StorageError
 from orchestrator.keys import AssetKey
+from orchestrator.secrets import escape_password_at, mask_url
 from orchestrator.storage.base import LatestKey, EventStore, duplicate_run, pick_run_id, unknown_run
 from orchestrator.storage.events import Event, EventType, RunRecord, RunStatus, load_json
 from orchestrator.storage.schema import (  # noqa: F401 - metadata: the migrations' target
@@ -42,7 +42,7 @@ class SqlEventStore(EventStore):
 
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
-        self._shown = self.url.render_as_string(hide_password=True)
+        self._shown = mask_url(self.url.render_as_string(hide_password=False))
         self._engine = _create_engine(self.url)
         insert = postgresql.insert if self.url.get_backend_name() == "postgresql" else sqlite.insert
         self._dialect_insert = insert  # both dialects have ON CONFLICT
@@ -295,10 +295,10 @@ def _newest_wins(insert: Any, table: sa.Table, key: tuple[str, ...], values: tup
 def normalise_url(url: str) -> URL:
     """Parse a store URL; `postgresql://` and `postgres://` get the psycopg 3 driver."""
     try:
-        parsed = make_url(url)
+        parsed = make_url(escape_password_at(url))
     except sa.exc.ArgumentError:
         raise StorageError(
-            f"Cannot parse the event store URL '{_mask(url)}'; use sqlite:///path/orch.db, "
+            f"Cannot parse the event store URL '{mask_url(url)}'; use sqlite:///path/orch.db, "
             "postgresql://user:password@host/db or memory://."
         ) from None
     if parsed.drivername in ("postgresql", "postgres"):
@@ -308,7 +308,7 @@ def normalise_url(url: str) -> URL:
         raise StorageError("An in-memory SQLite store is not shared between threads; use memory://.")
     if backend not in ("sqlite", "postgresql"):
         raise StorageError(
-            f"Unsupported event store URL '{parsed.render_as_string(hide_password=True)}': "
+            f"Unsupported event store URL '{mask_url(url)}': "
             "use sqlite:///path/orch.db, postgresql://user:password@host/db or memory://."
         )
     return parsed
@@ -373,7 +373,3 @@ def _upgrade(conn: sa.Connection) -> None:
 
 def _reason(exc: sa.exc.DBAPIError) -> str:
     return " ".join(str(exc.orig).split()) or type(exc.orig).__name__
-
-
-def _mask(url: str) -> str:
-    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)

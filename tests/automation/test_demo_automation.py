@@ -26,6 +26,7 @@ def orch(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
 
 def test_ingest_then_one_eager_dbt_run_then_nothing_for_identical_data(tmp_path: Path) -> None:
     home = tmp_path / "home"
+    orch(home, "schedules", "stop", "ingest_schedule")  # only what the test does ingests
     orch(home, "materialize", "--select", "group:raw")
     plan = json.loads(orch(home, "automation", "evaluate", "--json").stdout)
     assert len(plan["runs"]) == 1

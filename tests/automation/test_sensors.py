@@ -116,10 +116,12 @@ def test_a_sensor_that_hangs_times_out(store: EventStore) -> None:
     release.clear()
     try:
         tick = tick_sensor(DEFS, store, hanging, NOW, "d1")
+        again = tick_sensor(DEFS, store, hanging, NOW + 60, "d1")
     finally:
         release.set()
     assert tick.status is TickStatus.FAILED
     assert "did not return within 0.2 s" in tick.error
+    assert "is still running its evaluation that timed out" in again.error  # no second hung thread
 
 
 def test_an_asset_sensor_sees_new_materializations_once(store: EventStore) -> None:

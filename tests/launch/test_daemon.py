@@ -19,7 +19,7 @@ from orchestrator.storage import EventStore, open_store
 from orchestrator.storage.events import EventType, RunStatus
 from tests.conftest import FIXTURES
 
-QUEUE = str(FIXTURES / "defs" / "queued_jobs.py")  # not queue.py: on sys.path it shadows the stdlib
+QUEUE = str(FIXTURES / "defs" / "daemon_jobs.py")
 ORCH = [sys.executable, "-m", "orchestrator.cli"]
 HEARTBEAT = 0.5
 
@@ -169,18 +169,22 @@ def test_a_daemon_killed_mid_tick_neither_loses_nor_doubles_a_tick(storage_url, 
     assert sorted(r.run_id for r in runs) == sorted(t.run_ids[0] for t in ticks)  # one run per tick
 
 
-def test_two_daemons_launch_each_of_many_runs_exactly_once(empty_postgres_url, env, tmp_path) -> None:
+@pytest.mark.parametrize("backend, count", [("postgresql", 200), ("sqlite", 20)])
+def test_two_daemons_launch_each_of_many_runs_exactly_once(backend, count, request, env, tmp_path) -> None:
+    url = request.getfixturevalue("empty_postgres_url") if backend == "postgresql" else f"sqlite:///{tmp_path / 'o.db'}"
     defs = load_definitions(QUEUE)
-    with open_store(empty_postgres_url, tmp_path) as store:
-        runs = [enqueue_run(store, defs, selection="quick") for _ in range(200)]
-        daemons = [daemon(empty_postgres_url, env, "--max-concurrent-runs", "6") for _ in range(2)]
+    with open_store(url, tmp_path) as store:
+        store.triggers.set_status("quick_job_schedule", "schedule", "stopped")  # only the queued runs
+        runs = [enqueue_run(store, defs, selection="quick") for _ in range(count)]
+        daemons = [daemon(url, env, "--max-concurrent-runs", "6") for _ in range(2)]
         try:
-            wait_for(lambda: all(r.status.terminal for r in store.list_runs(limit=500)), timeout=600,
-                     what="200 runs")
+            wait_for(lambda: all(r.status.terminal for r in store.list_runs(limit=count + 10)), timeout=600,
+                     what=f"{count} runs")
         finally:
             errs = [stop(d) for d in daemons]
         records = [store.get_run(r.run_id) for r in runs]
-        assert [r.status for r in records] == [RunStatus.SUCCEEDED] * 200, errs
+        assert [r.status for r in records] == [RunStatus.SUCCEEDED] * count, errs
         started = [e.run_id for r in runs for e in store.events(r.run_id, types=[EventType.RUN_STARTED])]
         assert sorted(started) == sorted(r.run_id for r in runs)  # each started exactly once
         assert len({r.claimed_by for r in records}) == 2  # both daemons took a share
+        assert len(store.list_runs(limit=count + 10)) == count
