@@ -12,13 +12,14 @@ from typing import Any
 
 from orchestrator.errors import ExecutionError
 from orchestrator.execution.executors import EXECUTORS, RunScope, StepExecutor, StepPool, executor_named
+from orchestrator.execution.listeners import guarded, run_listeners
 from orchestrator.execution.plan import Plan, Step
 from orchestrator.execution.run_resources import (
     ResourceView, RunResources, check_resources, opened, used_resources,
 )
 from orchestrator.execution.versions import StampingWriter, VersionStamper
 from orchestrator.execution.python_step import (
-    CANCELED, FAILED, SKIPPED, SUCCEEDED, StepEnv, _error, run_python_asset,
+    CANCELED, FAILED, SKIPPED, SUCCEEDED, StepEnv, StepOutcome, _error, run_python_asset,
 )
 from orchestrator.io.base import IOManager, InputContext
 from orchestrator.keys import AssetKey
@@ -98,14 +99,16 @@ class _Scheduler:
 
 
 class _Tee:
-    """An event buffer that also hands each event to a listener (the CLI's progress display)."""
+    """An event buffer that also hands each event to listeners (the CLI's progress display, the
+    run listeners of integrations)."""
 
-    def __init__(self, buffer: EventWriter, listener: Callable[[Event], None]) -> None:
-        self._buffer, self._listener = buffer, listener
+    def __init__(self, buffer: EventWriter, listeners: list[Callable[[Event], None]]) -> None:
+        self._buffer, self._listeners = buffer, listeners
 
     def add(self, event: Event) -> None:
         self._buffer.add(event)
-        self._listener(event)
+        for listener in self._listeners:
+            listener(event)
 
     def add_many(self, events: list[Event]) -> None:
         for event in events:
@@ -151,8 +154,9 @@ def execute_plan(
     run_id = queued.run_id if queued is not None else run_id or new_run_id()
     cancel = cancel or threading.Event()
     buffer = EventWriter(store)
-    if listener is not None:
-        buffer = _Tee(buffer, listener)
+    listeners = [guarded(found) for found in run_listeners(run_plan.source, io_managers)]
+    if listener is not None or listeners:
+        buffer = _Tee(buffer, [*([listener] if listener is not None else []), *listeners])
     stamper = VersionStamper(run_plan.source, store, run_plan.asset_keys)
     buffer = StampingWriter(buffer, stamper)
     env = StepEnv(run_id, run_plan.source, ResourceView(run_resources, io_managers), run_resources,
