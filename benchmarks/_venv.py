@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import venv
+from collections.abc import Sequence
 from pathlib import Path
 
 WORK = Path(__file__).resolve().parent / ".work"
@@ -34,8 +35,9 @@ def installed_version(env_dir: Path, module: str) -> str | None:
     return json.loads(probe.stdout.strip().splitlines()[-1])
 
 
-def ensure_venv(name: str, requirement: str, module: str, version: str) -> Path:
-    """The python of `benchmarks/.work/<name>`, with `requirement` installed; built when missing.
+def ensure_venv(name: str, requirement: str | Sequence[str], module: str, version: str) -> Path:
+    """The python of `benchmarks/.work/<name>`, with `requirement` (one or several) installed; built
+    when missing.
 
     Reused as is when `module.__version__ == version`; otherwise (re)installed with pip.
     """
@@ -45,11 +47,12 @@ def ensure_venv(name: str, requirement: str, module: str, version: str) -> Path:
     if not _python(env_dir).exists():
         print(f"[setup] creating {env_dir} (first run only) ...", file=sys.stderr, flush=True)
         venv.EnvBuilder(with_pip=True, clear=False).create(env_dir)
-    print(f"[setup] pip install {requirement} into {env_dir} (a few minutes) ...",
+    requirements = [requirement] if isinstance(requirement, str) else list(requirement)
+    print(f"[setup] pip install {' '.join(requirements)} into {env_dir} (a few minutes) ...",
           file=sys.stderr, flush=True)
     subprocess.run(
         [str(_python(env_dir)), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-         requirement],
+         *requirements],
         check=True,
     )
     found = installed_version(env_dir, module)

@@ -25,6 +25,7 @@ from orchestrator.execution.materialize import materialize
 from orchestrator.execution.plan import Plan, Step, plan
 from orchestrator.execution.run import RunResult, execute_plan
 from orchestrator.graph import AssetGraph
+from orchestrator.hints import ComputeHints
 from orchestrator.io.base import InputContext, IOManager, MemoryIOManager, OutputContext
 from orchestrator.keys import AssetKey
 from orchestrator.lazy import lazy_attributes
@@ -61,6 +62,7 @@ __getattr__ = lazy_attributes(__name__, {
     "enqueue_run": "orchestrator.launch.queue",
     "cancel_run": "orchestrator.launch.queue",
     "asset_statuses": "orchestrator.automation.status",
+    "DaskExecutor": "orchestrator.execution.executors.dask",
 })
 
 
@@ -93,8 +95,10 @@ __all__ = [
     "BackfillPolicy",
     "BatchContext",
     "CheckResult",
+    "ComputeHints",
     "ConfigurableResource",
     "DailyPartitions",
+    "DaskExecutor",
     "DuckDBIOManager",
     "DynamicPartitions",
     "Definitions",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from orchestrator.errors import DefinitionError
+from orchestrator.hints import ComputeHints
 from orchestrator.keys import AssetKey
 from orchestrator.partitions import BackfillPolicy, PartitionRange, PartitionsDefinition
 
@@ -113,6 +114,8 @@ class AssetDefinition:
     """An AutomationCondition: when the daemon materializes it by itself."""
     freshness: Any = None
     """A FreshnessPolicy: how old its data may get before it is late."""
+    hints: ComputeHints | None = None
+    """Cores, memory and worker tag the step needs (the Dask executor maps them to Dask resources)."""
     resource_parameters: tuple[str, ...] = ()
     """Parameters that receive resources (by their names), not upstream values."""
 
@@ -283,6 +286,7 @@ def asset(
     pool: str | None = None,
     automation: Any = None,
     freshness: Any = None,
+    hints: ComputeHints | Mapping[str, Any] | None = None,
 ) -> Any:
     """Declare a Python function as an asset; its parameter names are its upstream assets.
 
@@ -321,6 +325,7 @@ def asset(
         param_deps = tuple(replace(d, mapping=mappings.get(d.parameter) or mappings.get(str(d.key)))
                            for d in param_deps)
         retry_policy = RetryPolicy(retry) if isinstance(retry, int) else (retry or RetryPolicy())
+        compute_hints = ComputeHints.coerce(hints)
         return AssetDefinition(
             key=AssetKey((*prefix, name or func.__name__)),
             kind=PYTHON,
@@ -346,6 +351,7 @@ def asset(
             pool=pool,
             automation=automation,
             freshness=_freshness_policy(freshness),
+            hints=compute_hints,
             resource_parameters=resource_params,
         )
 

@@ -11,7 +11,9 @@ import click
 
 from orchestrator import render
 from orchestrator.cli_options import emit, exclude_option, json_option, select_option
+from orchestrator.cli_state import comparison, state, state_option
 from orchestrator.errors import OrchestratorError
+from orchestrator.execution.executors import EXECUTORS, executor_named
 from orchestrator.execution.materialize import build_plan, load_dynamic_partitions, validate_partition
 from orchestrator.execution.run import execute_plan
 from orchestrator.execution.tally import RunTally
@@ -85,12 +87,14 @@ def assets() -> None:
 @assets.command("list")
 @select_option
 @exclude_option
+@state_option
 @json_option
 @click.pass_obj
-def assets_list(ws: Workspace, selection: str | None, exclude: str | None, as_json: bool) -> None:
+def assets_list(ws: Workspace, selection: str | None, exclude: str | None, state_dir: str | None,
+                as_json: bool) -> None:
     """List the selected assets."""
     graph = ws.defs.graph
-    keys = resolve(selection or "*", graph, exclude)
+    keys = resolve(selection or "*", graph, exclude, comparison(ws, state_dir))
     rows = [render.asset_row(graph, k) for k in graph.toposort(keys)]
     emit(rows, as_json, render.assets_table)
 
@@ -100,15 +104,20 @@ def assets_list(ws: Workspace, selection: str | None, exclude: str | None, as_js
 @exclude_option
 @click.option("--partition", default=None, help="Partition key to materialize.")
 @click.option("--max-concurrency", type=int, default=None, help="Steps at once.")
-@click.option("--executor", type=click.Choice(["thread", "process"]), default="thread")
+@click.option("--executor", type=click.Choice(EXECUTORS), default="thread", envvar="ORCH_EXECUTOR",
+              show_envvar=True, help="Where steps run: threads, forked processes or a Dask cluster.")
+@click.option("--dask-address", default=None, envvar="ORCH_DASK_ADDRESS", show_envvar=True,
+              help="Dask scheduler for --executor dask (tcp://host:8786); default: a LocalCluster per run.")
+@state_option
 @json_option
 @click.pass_obj
 def materialize(ws: Workspace, selection: str | None, exclude: str | None, partition: str | None,
-                max_concurrency: int | None, executor: str, as_json: bool) -> None:
+                max_concurrency: int | None, executor: str, dask_address: str | None, state_dir: str | None,
+                as_json: bool) -> None:
     """Materialize the selected assets (all by default)."""
     defs = ws.defs
     load_dynamic_partitions(defs.graph, ws.store)
-    run_plan = build_plan(defs, selection, exclude)
+    run_plan = build_plan(defs, selection, exclude, comparison(ws, state_dir))
     partition = validate_partition(defs.graph, run_plan.asset_keys, partition)
     tally = RunTally()
 
@@ -119,8 +128,9 @@ def materialize(ws: Workspace, selection: str | None, exclude: str | None, parti
     with render.RunProgress(run_plan, enabled=not as_json) as progress:
         result = execute_plan(run_plan, store=ws.store, io_managers=ws.io_managers(),
                               resources=defs.resources, partition=partition, selection=selection,
-                              exclude=exclude, max_concurrency=max_concurrency, executor=executor,
-                              listener=listen, launched_by="cli")
+                              exclude=exclude, max_concurrency=max_concurrency,
+                              executor=executor_named(executor, dask_address), listener=listen,
+                              launched_by="cli")
     summary = {
         "run_id": result.run_id,
         "status": result.status.value,
@@ -168,16 +178,17 @@ def runs_show(ws: Workspace, run_id: str, as_json: bool) -> None:
 @select_option
 @exclude_option
 @click.option("--columns", is_flag=True, help="Column-level lineage: edges between columns.")
+@state_option
 @json_option
 @click.pass_context
 def lineage(ctx: click.Context, selection: str | None, exclude: str | None, columns: bool,
-            as_json: bool) -> None:
+            state_dir: str | None, as_json: bool) -> None:
     """Lineage edges among the selected assets (`--columns`: between their columns)."""
     if ctx.invoked_subcommand is not None:
         return
     ws: Workspace = ctx.obj
     graph = ws.defs.graph
-    keys = resolve(selection or "*", graph, exclude)
+    keys = resolve(selection or "*", graph, exclude, comparison(ws, state_dir))
     if columns:
         found = _column_lineage(ws).to_json({str(k) for k in keys})
         emit(found, as_json, lambda f: _echo_column_edges(f["edges"] + f["filter_edges"], f["errors"]))
@@ -202,7 +213,7 @@ def lineage_column(ws: Workspace, target: str, upstream: bool, depth: int | None
                    as_json: bool) -> None:
     """One column's lineage: upstream to source columns, or downstream (its impact)."""
     found = _column_lineage(ws).trace(target, "upstream" if upstream else "downstream", depth, filters)
-    emit(found, as_json, lambda f: _echo_column_edges(f["edges"], []))
+    emit(found, as_json, lambda f: _echo_column_edges(f["edges"], [], f.get("warnings", ())))
 
 
 def _column_lineage(ws: Workspace) -> Any:
@@ -212,7 +223,8 @@ def _column_lineage(ws: Workspace) -> Any:
     return column_lineage(ws.defs, ws.store, ws.home)
 
 
-def _echo_column_edges(edges: list[dict[str, Any]], errors: list[dict[str, str]]) -> None:
+def _echo_column_edges(edges: list[dict[str, Any]], errors: list[dict[str, str]],
+                       warnings: Any = ()) -> None:
     def ref(r: dict[str, Any]) -> str:
         return r["asset"] if r["column"] is None else f"{r['asset']}.{r['column']}"
 
@@ -221,6 +233,8 @@ def _echo_column_edges(edges: list[dict[str, Any]], errors: list[dict[str, str]]
         click.echo(f"{ref(edge['source'])} -> {ref(edge['target'])}  [{kind}]")
     for error in errors:
         click.echo(f"error: {error['asset']}: {error['message']}", err=True)
+    for warning in warnings:
+        click.echo(f"warning: {warning['message']}", err=True)
     click.echo(f"{len(edges)} edges" + (f", {len(errors)} assets with errors" if errors else ""), err=True)
 
 
@@ -238,7 +252,7 @@ def _core_commands() -> None:
     for command in (runs_launch, runs_cancel, runs_reexecute):
         runs.add_command(command)
     assets.add_command(assets_status)
-    for command in (daemon, dev, schedules, sensors, automation):
+    for command in (daemon, dev, schedules, sensors, automation, state):
         main.add_command(command)
 
 

@@ -10,6 +10,7 @@ intersects, and each atom is ``[@][N+][method:]value[+N]``:
     orders+         orders and all its descendants; orders+1: direct children
     @orders         orders, its descendants, and all ancestors of those descendants
     tag:nightly     a method; see METHODS and DOTTED_METHODS (config.<key>:, meta.<key>:)
+    state:modified  against a previous state given to resolve() (slim CI; orchestrator.state)
 
 A bare name that matches nothing is an error with a suggestion; a method that matches nothing selects
 nothing, as in dbt. Resolving reads only the graph it is given.
@@ -29,6 +30,7 @@ from orchestrator.assets import AssetDefinition
 from orchestrator.errors import SelectionError, UnknownAssetError, did_you_mean
 from orchestrator.graph import AssetGraph
 from orchestrator.keys import AssetKey
+from orchestrator.state import StateComparison
 
 __all__ = [
     "ALL",
@@ -238,15 +240,25 @@ DOTTED_METHODS: dict[str, Callable[[AssetDefinition, str, str], bool]] = {
 """``prefix.<key>:value`` methods: ``DOTTED_METHODS[prefix](asset, key, value)``; keys may nest (a.b)."""
 
 
+STATE_METHOD = "state"
+"""`state:<value>` compares the graph with a previous state (see orchestrator.state)."""
+
+
+def _needs_state(asset: AssetDefinition, value: str) -> bool:
+    raise SelectionError("'state:' is resolved against a previous state, not per asset.")
+
+
 def _predicate(method: str, where: str, position: int) -> Callable[[AssetDefinition, str], bool]:
     if method in METHODS:
         return METHODS[method]
+    if method == STATE_METHOD:
+        return _needs_state
     prefix, dot, key = method.partition(".")
     if dot and key and prefix in DOTTED_METHODS:
         dotted = DOTTED_METHODS[prefix]
         return lambda asset, value: dotted(asset, key, value)
-    known = sorted(METHODS) + [f"{p}.<key>" for p in sorted(DOTTED_METHODS)]
-    hint = did_you_mean(method, [*METHODS, *DOTTED_METHODS])
+    known = sorted([*METHODS, STATE_METHOD]) + [f"{p}.<key>" for p in sorted(DOTTED_METHODS)]
+    hint = did_you_mean(method, [*METHODS, STATE_METHOD, *DOTTED_METHODS])
     if prefix in DOTTED_METHODS and not key:
         hint = f" Use '{prefix}.<key>:value'."
     raise _syntax_error(
@@ -346,12 +358,14 @@ def resolve(
     selection: str | Selection | None,
     graph: AssetGraph,
     exclude: str | Selection | None = None,
+    state: StateComparison | None = None,
 ) -> frozenset[AssetKey]:
     """The keys of `graph` that `selection` picks, minus those `exclude` picks.
 
     Union, intersection and exclusion are set algebra over the atoms; each atom applies its graph
     operators to what its method matched. A blank or None selection is everything; a blank or None
-    exclude is nothing.
+    exclude is nothing. `state:` atoms select from `state`, the comparison of this graph with a
+    previous one.
 
     >>> from orchestrator.assets import AssetSpec
     >>> graph = AssetGraph([
@@ -368,14 +382,16 @@ def resolve(
     ...
     orchestrator.errors.UnknownAssetError: No asset 'ordres' in selection '+ordres'. Did you mean 'orders'?
     """
-    selected = _Resolver(graph, selection, "selection").run()
+    selected = _Resolver(graph, selection, "selection", state).run()
     if exclude is None or (isinstance(exclude, str) and not exclude.strip()):
         return frozenset(selected)
-    return frozenset(selected - _Resolver(graph, exclude, "exclude").run())
+    return frozenset(selected - _Resolver(graph, exclude, "exclude", state).run())
 
 
 class _Resolver:
-    def __init__(self, graph: AssetGraph, selection: str | Selection | None, label: str) -> None:
+    def __init__(self, graph: AssetGraph, selection: str | Selection | None, label: str,
+                 state: StateComparison | None = None) -> None:
+        self.state = state
         if selection is None or isinstance(selection, str):
             self.tree = parse_selection(selection or "")
         elif isinstance(selection, (Atom, Intersection, Union)):
@@ -415,6 +431,11 @@ class _Resolver:
     def matches(self, atom: Atom) -> set[AssetKey]:
         if atom.method is None:
             return self.named(atom.value)
+        if atom.method == STATE_METHOD:
+            if self.state is None:
+                raise SelectionError(f"'{atom}' in {self.label} '{self.text}' compares with a previous state: "
+                                     "pass --state DIR (written by `orch state save DIR`).")
+            return self.state.select(atom.value) & set(self.graph.assets)
         predicate = _predicate(atom.method, self.text, max(self.text.find(f"{atom.method}:"), 0))
         value = atom.value
         return {key for key, asset in self.graph.assets.items() if predicate(asset, value)}

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-DIRECT, TRANSFORM, AGGREGATE = 0, 1, 2
-KINDS = ("direct", "transform", "aggregate")
+WINDOW, DIRECT, TRANSFORM, AGGREGATE = -1, 0, 1, 2
+KINDS = {WINDOW: "window", DIRECT: "direct", TRANSFORM: "transform", AGGREGATE: "aggregate"}
+"""window: read by the PARTITION BY / ORDER BY of the window function computing the column."""
 SOURCE_NAME = "raw"
 
 # Type categories the generator reasons with, and the DuckDB type of a typed NULL of each.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
-from .catalog import AGGREGATE, TRANSFORM
+from .catalog import AGGREGATE, TRANSFORM, WINDOW
 
 Lin = dict[tuple[str, str], int]
 
@@ -74,14 +74,17 @@ def stem_of(name: str) -> str:
 
 
 def bump(lin: Lin, kind: int) -> Lin:
-    return {k: (v if v > kind else kind) for k, v in lin.items()}
+    """Each kind raised to at least `kind`; window edges stay window edges (and WINDOW makes all)."""
+    if kind == WINDOW:
+        return dict.fromkeys(lin, WINDOW)
+    return {k: (v if v > kind or v == WINDOW else kind) for k, v in lin.items()}
 
 
 def merge(*lins: Lin) -> Lin:
     out: Lin = {}
     for lin in lins:
         for k, v in lin.items():
-            if out.get(k, -1) < v:
+            if k not in out or out[k] < v:
                 out[k] = v
     return out
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from .catalog import AGGREGATE, DIRECT, NULL_TYPES, TRANSFORM, RawTable
+from .catalog import AGGREGATE, DIRECT, NULL_TYPES, TRANSFORM, WINDOW, RawTable
 from .expressions import (
     Built,
     Col,
@@ -333,12 +333,15 @@ def step_window(b: ModelSql, rel: Rel) -> Rel:
     measures = [c for c in rel.cols if c.role == "measure"]
     items, new, ordered = [], [], False
     partition = f"partition by {k.name}"
+    by_key = bump(k.lin, WINDOW)  # the partition (and order) columns: `window` edges of the result
     for m in rng.sample(measures, min(len(measures), rng.randint(1, 2))):
         v = rng.randrange(4)
+        spec = by_key
         if v == 0 and m.type == "num":
             frame = f"{partition} order by {order.name} rows between unbounded preceding and current row"
             sql, col = aggregate_expr(rng, m, taken, frame)
             ordered = True
+            spec = merge(by_key, bump(order.lin, WINDOW))
         elif v == 1 and m.type == "num":
             col = Col(uniq(f"{m.stem}_vs_avg", taken), "num", "measure", m.stem,
                       merge(bump(m.lin, TRANSFORM), bump(m.lin, AGGREGATE)), m.nullable)
@@ -346,12 +349,12 @@ def step_window(b: ModelSql, rel: Rel) -> Rel:
         else:
             sql, col = aggregate_expr(rng, m, taken, partition)
         items.append(f"{sql} as {col.name}")
-        new.append(col)
+        new.append(replace(col, lin=merge(spec, col.lin)))
     if not items:
         target = rng.choice([c for c in rel.cols if c is not k] or rel.cols)
         sql, col = aggregate_expr(rng, target, taken, partition)
         items.append(f"{sql} as {col.name}")
-        new.append(col)
+        new.append(replace(col, lin=merge(by_key, col.lin)))
     b.filter("window", k)
     if ordered:
         b.filter("window", order)

@@ -1,20 +1,24 @@
 """manifest.json -> assets and checks. Reads JSON only: no dbt import.
 
 Models, seeds and snapshots become dbt assets (ephemeral models are graph nodes, not steps);
-sources become external assets, unless a Python asset has the same key and produces them;
-tests become checks on the node they are attached to (severity error = blocking); exposures
-become non-executable assets downstream of what they use. Disabled nodes are skipped.
+sources become external assets, unless a Python asset has the same key and produces them (a
+source that is a seed's table is downstream of the seed); data and unit tests become checks on
+the node they test, source freshness a check on the source (checks.py); exposures become
+non-executable assets downstream of what they use (models behind a metric included); the semantic
+layer is metadata on its models (semantic.py). Disabled nodes are skipped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from integrations.dbt.checks import data_and_unit_tests, freshness_checks
+from integrations.dbt.semantic import MacroChecksums, metric_models, seeds_behind_sources, semantic_metadata
 from integrations.dbt.translator import DbtTranslator
 from orchestrator.assets import AssetCheckDefinition, AssetDefinition, AssetDep
 from orchestrator.errors import DefinitionError
@@ -47,6 +51,8 @@ class DbtNodes:
     deps_of: Mapping[AssetKey, tuple[AssetDep, ...]]
     tested_sources: Mapping[AssetKey, str]
     """Sources that have tests, with the selector that runs those tests."""
+    seed_of: Mapping[AssetKey, AssetKey] = field(default_factory=dict)
+    """Sources that are a seed's table -> that seed (dbt does not order them: the runner does)."""
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
@@ -141,9 +147,13 @@ def load_nodes(
         if (node["resource_type"] in ASSET_TYPES or node["resource_type"] == "source") and _enabled(node):
             key_of[uid] = t.key(node)
 
-    checks = _checks(nodes, key_of)
+    checks = data_and_unit_tests(manifest, key_of)
+    freshness = freshness_checks(sources, key_of)
+    seed_of = {uid: seed for uid, seed in seeds_behind_sources(manifest).items() if uid in key_of and seed in key_of}
+    semantic = semantic_metadata(manifest)
+    macros = MacroChecksums(manifest)
     test_types: dict[AssetKey, set[str]] = {}
-    for check in checks:  # recorded on each asset for `test_type:` selection
+    for check in (*checks, *freshness):  # recorded on each asset for `test_type:` selection
         test_types.setdefault(check.asset, set()).add(check.metadata["test_type"])
     shared = _Interner()
     assets: list[AssetDefinition] = []
@@ -155,11 +165,8 @@ def load_nodes(
         config = node.get("config") or {}
         is_source = node["resource_type"] == "source"
         executable = not is_source and config.get("materialized") != "ephemeral"
-        deps = tuple(
-            AssetDep(key_of[parent])
-            for parent in (node.get("depends_on") or {}).get("nodes", ())
-            if parent in key_of
-        )
+        parents = [*(node.get("depends_on") or {}).get("nodes", ()), *([seed_of[uid]] if uid in seed_of else [])]
+        deps = tuple(AssetDep(key_of[parent]) for parent in parents if parent in key_of)
         spec = partition_spec(node) if node["resource_type"] == "model" else None
         metadata = t.metadata(node)
         if spec:
@@ -167,6 +174,12 @@ def load_nodes(
                             partition_via=spec["via"])
         if key in test_types:
             metadata["test_types"] = sorted(test_types[key])
+        if uid in semantic:
+            metadata.update(semantic[uid])
+        if (macro_checksum := macros.of(node)) is not None:
+            metadata["dbt_macros_checksum"] = macro_checksum
+        if uid in seed_of:
+            metadata["seed"] = str(key_of[seed_of[uid]])
         assets.append(
             AssetDefinition(
                 key=key,
@@ -194,17 +207,20 @@ def load_nodes(
             selector_of[key] = _selector(node)
 
     assets.extend(_exposures(manifest, key_of, t, groups))
+    checks = [*checks, *freshness]
     source_selector = {key_of[uid]: _selector(s) for uid, s in sources.items() if uid in key_of}
     return DbtNodes(
         assets=tuple(assets),
         checks=tuple(checks),
         key_of=key_of,
         selector_of=selector_of,
-        check_of={c.metadata["dbt_unique_id"]: c for c in checks},
+        check_of={c.metadata["dbt_unique_id"]: c for c in checks if c.kind == DBT_KIND},
         project_name=meta.get("project_name") or "",
         adapter=meta.get("adapter_type") or "",
         deps_of={a.key: a.deps for a in assets},
-        tested_sources={c.asset: source_selector[c.asset] for c in checks if c.asset in source_selector},
+        tested_sources={c.asset: source_selector[c.asset] for c in checks
+                        if c.asset in source_selector and c.kind == DBT_KIND},
+        seed_of={key_of[uid]: key_of[seed] for uid, seed in seed_of.items()},
     )
 
 
@@ -226,14 +242,16 @@ def _exposures(
     manifest: Mapping[str, Any], key_of: Mapping[str, AssetKey], t: DbtTranslator, groups: Mapping[str, Any]
 ) -> list[AssetDefinition]:
     found = []
+    behind = metric_models(manifest)
     for uid, exposure in (manifest.get("exposures") or {}).items():
         if not _enabled(exposure):
             continue
+        parents = [m for p in exposure["depends_on"].get("nodes", ()) for m in behind.get(p, (p,))]
         found.append(
             AssetDefinition(
                 key=t.key(exposure),
                 kind=DBT_KIND,
-                deps=tuple(AssetDep(key_of[p]) for p in exposure["depends_on"].get("nodes", ()) if p in key_of),
+                deps=tuple(AssetDep(key_of[p]) for p in dict.fromkeys(parents) if p in key_of),
                 group=t.group(exposure),
                 tags=frozenset(exposure.get("tags") or ()),
                 kinds=frozenset({"dbt", exposure.get("type") or "exposure"}),
@@ -248,35 +266,3 @@ def _exposures(
             )
         )
     return found
-
-
-def _checks(nodes: Mapping[str, Any], key_of: Mapping[str, AssetKey]) -> list[AssetCheckDefinition]:
-    checks = []
-    for uid, node in nodes.items():
-        if node["resource_type"] != "test" or not _enabled(node):
-            continue
-        parents = [p for p in (node.get("depends_on") or {}).get("nodes", ()) if p in key_of]
-        attached = node.get("attached_node") or (parents[-1] if parents else None)
-        if attached not in key_of:
-            continue
-        target = key_of[attached]
-        test_meta = node.get("test_metadata") or {}
-        config = node.get("config") or {}
-        checks.append(
-            AssetCheckDefinition(
-                name=node["name"],
-                asset=target,
-                blocking=str(config.get("severity", "error")).lower() == "error",
-                description=node.get("description") or None,
-                kind=DBT_KIND,
-                extra_deps=tuple(key_of[p] for p in parents if key_of[p] != target),
-                metadata={
-                    "dbt_unique_id": uid,
-                    "test_type": "generic" if test_meta else "singular",
-                    "test_name": test_meta.get("name") or node["name"],
-                    "column_name": node.get("column_name"),
-                    "path": node.get("original_file_path"),
-                },
-            )
-        )
-    return checks

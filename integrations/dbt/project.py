@@ -10,22 +10,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import os
 import pickle
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from integrations.dbt.manifest import DbtNodes, ManifestError, load_nodes, read_manifest
+from integrations.dbt.profile import DbtTarget, read_target
 from integrations.dbt.translator import DbtTranslator
 from orchestrator.io.files import atomic_write_bytes
 from orchestrator.memory import paused_gc
 
-CACHE_FORMAT = 3
-PROJECT_DIRS_KEY = ("model-paths", "seed-paths", "snapshot-paths", "test-paths", "macro-paths",
-                    "analysis-paths")
-DEFAULT_DIRS = ("models", "seeds", "snapshots", "tests", "macros", "analyses")
+CACHE_FORMAT = 4
+PROJECT_PATHS = {"model-paths": ["models"], "seed-paths": ["seeds"], "snapshot-paths": ["snapshots"],
+                 "test-paths": ["tests"], "macro-paths": ["macros"], "analysis-paths": ["analyses"]}
+"""dbt_project.yml keys naming the folders dbt parses, with dbt's defaults."""
+PACKAGE_FILES = ("packages.yml", "dependencies.yml")
+DEFAULT_PACKAGES_PATH = "dbt_packages"
 SOURCE_SUFFIXES = (".sql", ".yml", ".yaml", ".csv", ".py", ".md")
 _ENV_VAR_CALL = re.compile(r"""env_var\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
 
@@ -50,6 +56,7 @@ class DbtProject:
         target_path: str | Path | None = None,
         reparse: str | None = None,
         translator: DbtTranslator | None = None,
+        vars: Mapping[str, Any] | None = None,
     ) -> None:
         self.project_dir = Path(project_dir).resolve()
         if not (self.project_dir / "dbt_project.yml").exists():
@@ -61,6 +68,8 @@ class DbtProject:
         if self.reparse not in ("auto", "never"):
             raise ManifestError(f"reparse must be 'auto' or 'never', not '{self.reparse}'.")
         self.translator = translator or DbtTranslator()
+        self.vars = dict(vars or {})
+        """`--vars` of every parse, build and compile: projects enable models and seeds by vars."""
         self.parsed_here = False
         """True once this object parsed the project (in this process)."""
 
@@ -79,34 +88,83 @@ class DbtProject:
 
     # -- freshness ----------------------------------------------------------------------------
 
+    def _project_yml(self) -> dict[str, Any]:
+        try:
+            found = yaml.safe_load((self.project_dir / "dbt_project.yml").read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            return {}
+        return found if isinstance(found, dict) else {}
+
     def source_dirs(self) -> list[Path]:
-        return [self.project_dir / d for d in DEFAULT_DIRS]
+        """The folders dbt parses: the paths dbt_project.yml names (dbt's defaults where it names
+        none) and the installed packages (`packages-install-path`, default dbt_packages/)."""
+        config = self._project_yml()
+        folders = []
+        for key, default in PROJECT_PATHS.items():
+            value = config.get(key) or default
+            folders += [self.project_dir / p for p in ([value] if isinstance(value, str) else value)]
+        folders.append(self.packages_dir)
+        return folders
+
+    @property
+    def packages_dir(self) -> Path:
+        return self.project_dir / str(self._project_yml().get("packages-install-path") or DEFAULT_PACKAGES_PATH)
+
+    def package_files(self) -> list[Path]:
+        return [self.project_dir / name for name in PACKAGE_FILES if (self.project_dir / name).exists()]
 
     def newest_source_mtime(self) -> int:
-        """The newest modification time of any file dbt parses (0 when there are none)."""
+        """The newest modification time of any file dbt parses (0 when there are none). Symlinked
+        folders are followed (dbt deps links local packages), each real folder once."""
         newest = 0
-        for top in (self.project_dir / "dbt_project.yml", self.profiles_dir / "profiles.yml"):
+        tops = [self.project_dir / "dbt_project.yml", self.profiles_dir / "profiles.yml", *self.package_files()]
+        for top in tops:
             if top.exists():
                 newest = max(newest, top.stat().st_mtime_ns)
+        seen: set[str] = set()
         for folder in self.source_dirs():
             stack = [str(folder)]
             while stack:
+                current = stack.pop()
+                real = os.path.realpath(current)
+                if real in seen:
+                    continue
+                seen.add(real)
                 try:
-                    entries = os.scandir(stack.pop())
-                except FileNotFoundError:
+                    entries = os.scandir(current)
+                except (FileNotFoundError, NotADirectoryError):
                     continue
                 with entries:
                     for entry in entries:
-                        if entry.is_dir(follow_symlinks=False):
+                        if entry.is_dir():
                             stack.append(entry.path)
                         elif entry.name.endswith(SOURCE_SUFFIXES):
                             newest = max(newest, entry.stat().st_mtime_ns)
         return newest
 
+    def needs_deps(self) -> bool:
+        """True when packages.yml / dependencies.yml name packages that are not installed (or
+        changed since `dbt deps` installed them)."""
+        files = self.package_files()
+        if not files:
+            return False
+        installed = self.packages_dir
+        if not installed.exists():
+            return any(_lists_packages(f) for f in files)
+        return max(f.stat().st_mtime_ns for f in files) > installed.stat().st_mtime_ns
+
+    @property
+    def vars_key(self) -> str:
+        return json.dumps(self.vars, sort_keys=True, default=str)
+
+    def warehouse(self) -> DbtTarget | None:
+        """The target of the project's profile: for dbt-duckdb, the database files it opens."""
+        return read_target(self.project_dir, self.profiles_dir, self.target)
+
     def is_stale(self) -> bool:
         if not self.manifest_path.exists():
             return True
-        if self.parse_env_changed():
+        if self.parse_env_changed() or self.parse_vars_changed() or self.needs_deps():
             return True
         return self.newest_source_mtime() > self.manifest_path.stat().st_mtime_ns
 
@@ -129,6 +187,18 @@ class DbtProject:
         except (FileNotFoundError, ValueError):
             return False
         return any(os.environ.get(name) != value for name, value in recorded.items())
+
+    @property
+    def parse_vars_path(self) -> Path:
+        return self.target_path / "orch_parse_vars.json"
+
+    def parse_vars_changed(self) -> bool:
+        """True when the manifest was parsed with other `vars` than this project's."""
+        try:
+            recorded = self.parse_vars_path.read_text()
+        except FileNotFoundError:
+            return bool(self.vars)
+        return recorded != self.vars_key
 
     # -- manifest and nodes -------------------------------------------------------------------
 
@@ -216,11 +286,22 @@ class DbtProject:
         return f"DbtProject({str(self.project_dir)!r})"
 
 
+def _lists_packages(path: Path) -> bool:
+    try:
+        found = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return True  # let `dbt deps` say what is wrong with it
+    return bool(isinstance(found, dict) and found.get("packages"))
+
+
 def _with_runner(nodes: DbtNodes, runner: Any) -> DbtNodes:
     # These values were just built or unpickled for this call and nobody else holds them: setting
     # the runner in place saves copying 10,000s of frozen dataclasses.
     for definition in nodes.assets:
         if definition.executable:
             object.__setattr__(definition, "runner", runner)
+    for check in nodes.checks:
+        if hasattr(check.fn, "runner"):  # a source freshness check runs through the runner
+            check.fn.runner = runner
     return nodes
 

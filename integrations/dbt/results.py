@@ -39,6 +39,8 @@ class NodeResultHandler:
         self.nodes = nodes
         self.wanted = set(context.assets)
         self.reported: set[str] = set()
+        self.failed_unit_tests: dict[Any, list[str]] = {}
+        """asset -> its unit tests that failed: dbt then skips the model, and says 'upstream'."""
         self.failures: dict[AssetKey, str] = {}
         """Why each asset that failed (or whose blocking test failed) in this invocation did."""
         self._lock = threading.Lock()
@@ -83,7 +85,9 @@ class NodeResultHandler:
                 metadata["rows_affected"] = int(response["rows_affected"])
             self.context.succeeded(key, **metadata)
         elif status == "skipped":
-            self.context.skipped(key, f"dbt skipped '{key}' because {self._skip_cause(key, message)}")
+            units = self.failed_unit_tests.get(key)
+            cause = f"its unit test {'; '.join(units)}" if units else self._skip_cause(key, message)
+            self.context.skipped(key, f"dbt skipped '{key}' because {cause}")
         else:
             cause = f"dbt {status} in '{key}': {message}".rstrip(": ")
             self.failures[key] = cause
@@ -118,7 +122,11 @@ class NodeResultHandler:
         if status == "skipped":
             self.context.event(EventType.LOG, check.asset, f"dbt skipped test {check.name}: {message}")
             return
-        if not passed and check.blocking:
+        if not passed and check.metadata.get("test_type") == "unit":
+            detail = " ".join(message.split())[:300]
+            self.failed_unit_tests.setdefault(check.asset, []).append(
+                f"'{check.name}' failed" + (f": {detail}" if detail else ""))
+        elif not passed and check.blocking:
             self.failures.setdefault(check.asset, f"test '{check.name}' on '{check.asset}' {status}"
                                      + (f": {message}" if message else ""))
         self.context.check(check.asset, check.name, passed, check.blocking, **metadata)

@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -29,6 +30,7 @@ from integrations.dbt import manifest_pickle
 from integrations.dbt.manifest import DbtNodes, ManifestError
 from integrations.dbt.project import DbtProject
 from integrations.dbt.results import NodeResultHandler, keeps_log
+from integrations.dbt.state import defer_args
 from orchestrator.errors import ExecutionError
 from orchestrator.io.files import atomic_write_bytes
 from orchestrator.execution.context import BatchContext
@@ -62,17 +64,35 @@ def invoke_dbt(args: Sequence[str], manifest: Any = None, callbacks: Sequence[An
     return dbtRunner(manifest=manifest, callbacks=list(callbacks)).invoke(list(args))
 
 
-def dbt_args(project: DbtProject) -> list[str]:
-    """The flags that point dbt at `project` (directories and target)."""
-    args = ["--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir),
+def dbt_args(project: DbtProject, vars: dict[str, Any] | None = None,
+             profiles_dir: Path | None = None) -> list[str]:
+    """The flags that point dbt at `project` (directories, target, the project's vars and `vars`)."""
+    args = ["--project-dir", str(project.project_dir), "--profiles-dir", str(profiles_dir or project.profiles_dir),
             "--target-path", str(project.target_path)]
     if project.target:
         args += ["--target", project.target]
+    merged = {**project.vars, **(vars or {})}
+    if merged:
+        args += ["--vars", json.dumps(merged, default=str)]
     return args
 
 
+def install_packages(project: DbtProject) -> None:
+    """`dbt deps` in-process: local packages install offline; hub and git packages need a network."""
+    with one_invocation():
+        result = invoke_dbt(["deps", "--project-dir", str(project.project_dir),
+                             "--profiles-dir", str(project.profiles_dir), "--log-level", "none"])
+    if not result.success:
+        files = ", ".join(p.name for p in project.package_files())
+        raise ManifestError(f"dbt deps of '{project.project_dir}' failed ({files}): "
+                            f"{result.exception or 'see the dbt log under the project logs/'}")
+
+
 def parse_project(project: DbtProject) -> Any:
-    """`dbt parse` in-process (partial parsing when possible); caches the Manifest object."""
+    """`dbt parse` in-process (partial parsing when possible); caches the Manifest object. The
+    packages are installed first when packages.yml names some that are not."""
+    if project.needs_deps():
+        install_packages(project)
     with one_invocation():
         result = invoke_dbt(["parse", *dbt_args(project), "--log-level", "none"])
     if not result.success:
@@ -81,6 +101,7 @@ def parse_project(project: DbtProject) -> Any:
     manifest = result.result
     used = set(getattr(manifest, "env_vars", None) or {})
     atomic_write_bytes(project.parse_env_path, json.dumps(project.parse_env(used)).encode())
+    atomic_write_bytes(project.parse_vars_path, project.vars_key.encode())
     state = project.manifest_state()
     for old in project.target_path.glob(f"{_PARSED_PREFIX}*"):
         old.unlink(missing_ok=True)
@@ -163,20 +184,24 @@ class DbtRunner:
         chosen += sorted(nodes.tested_sources[k] for k in parents if k in nodes.tested_sources)
         return chosen
 
-    def build_args(self, context: BatchContext) -> list[str]:
-        args = ["build", *dbt_args(self.project), "--select", *self.selectors(context),
-                "--indirect-selection", "buildable", "--no-write-json", *self.extra_args]
-        return args + self.range_args(context)
+    def build_args(self, context: BatchContext, assets: Sequence[Any] | None = None) -> list[str]:
+        range_args, range_vars = self.range_args(context)
+        selected = context if assets is None else dataclasses.replace(context, assets=tuple(assets))
+        args = ["build", *dbt_args(self.project, range_vars), "--select", *self.selectors(selected),
+                "--indirect-selection", "buildable", "--no-write-json", *defer_args(self.project),
+                *self.extra_args]
+        return args + range_args
 
-    def range_args(self, context: BatchContext) -> list[str]:
+    def range_args(self, context: BatchContext) -> tuple[list[str], dict[str, str]]:
         """A partition range as ONE invocation: `--event-time-start/--event-time-end` for microbatch
-        models, the vars `start`/`end` (end exclusive) for models that filter on them."""
+        models, the vars `start`/`end` (end exclusive, merged into the project's vars) for models
+        that filter on them."""
         if context.partition_key is None:
-            return []
+            return [], {}
         windows_of = self.windows
         partitioned = [windows_of[k] for k in context.assets if k in windows_of]
         if not partitioned:
-            return []
+            return [], {}
         first, _, last = context.partition_key.partition("...")
         last = last or first
         args: list[str] = []
@@ -188,16 +213,67 @@ class DbtRunner:
             args += ["--event-time-start", start.strftime("%Y-%m-%d %H:%M:%S"),
                      "--event-time-end", end.strftime("%Y-%m-%d %H:%M:%S")]
         if "vars" in vias:
-            args += ["--vars", json.dumps({"start": start.strftime("%Y-%m-%d"), "end": end.strftime("%Y-%m-%d")})]
-        return args
+            return args, {"start": start.strftime("%Y-%m-%d"), "end": end.strftime("%Y-%m-%d")}
+        return args, {}
 
     def run(self, context: BatchContext) -> None:
         handler = NodeResultHandler(context, self.nodes)
-        args = self.build_args(context)
-        if self.backend == "inprocess":
-            self._run_inprocess(args, handler, context)
-        else:
-            self._run_subprocess(args, handler, context)
+        for wave in self.waves(context.assets):
+            if context.cancel.is_set():
+                return
+            args = self.build_args(context, wave)
+            if self.backend == "inprocess":
+                self._run_inprocess(args, handler, context)
+            else:
+                self._run_subprocess(args, handler, context)
+
+    def waves(self, assets: Sequence[Any]) -> list[list[Any]]:
+        """The step's assets as successive dbt invocations: one, unless a model reads a source that
+        is a seed of this step (dbt does not know that edge): then the seeds' wave goes first."""
+        nodes = self.nodes
+        chosen = set(assets)
+        wave: dict[Any, int] = {}
+        for key in assets:  # in plan order: parents first
+            level = 0
+            for dep in nodes.deps_of.get(key, ()):
+                if dep.key in wave:
+                    level = max(level, wave[dep.key])
+                seed = nodes.seed_of.get(dep.key)
+                if seed in chosen:
+                    level = max(level, wave.get(seed, 0) + 1)
+            wave[key] = level
+        grouped: dict[int, list[Any]] = {}
+        for key in assets:
+            grouped.setdefault(wave[key], []).append(key)
+        return [grouped[level] for level in sorted(grouped)]
+
+    def freshness(self, selectors: Sequence[str]) -> dict[str, Any]:
+        """`dbt source freshness` of the sources `selectors` name (`source:s.t`), in one
+        invocation: selector -> CheckResult (checks.freshness_result)."""
+        from integrations.dbt.checks import freshness_result
+
+        criteria = {c.metadata.get("selector"): {k: c.metadata[k] for k in ("warn_after", "error_after")
+                                                 if k in c.metadata}
+                    for c in self.project.nodes().checks if c.kind == "dbt_freshness"}
+        manifest = fresh_manifest(self.project)
+        with tempfile.TemporaryDirectory(prefix="orch_freshness_") as folder, one_invocation():
+            result = invoke_dbt(["source", "freshness", *dbt_args(self.project), "--select", *selectors,
+                                 "--output", str(Path(folder) / "sources.json"), "--log-level", "none"],
+                                manifest)
+        found: dict[str, Any] = {}
+        for item in getattr(result.result, "results", None) or ():
+            node = item.node
+            selector = f"source:{node.source_name}.{node.name}"
+            status = str(getattr(item.status, "value", item.status)).lower()
+            message = getattr(item, "message", None) if status not in ("pass", "warn") else None
+            found[selector] = freshness_result(status, getattr(item, "max_loaded_at", None),
+                                               getattr(item, "age", None), criteria.get(selector, {}), message)
+        for selector in selectors:
+            if selector not in found:
+                reason = str(result.exception or "dbt returned no freshness result for it")
+                found[selector] = freshness_result("runtime error", None, None, criteria.get(selector, {}),
+                                                   f"dbt source freshness failed: {reason}")
+        return found
 
     # -- in-process ---------------------------------------------------------------------------
 

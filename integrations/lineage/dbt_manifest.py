@@ -21,6 +21,7 @@ import orjson
 
 from integrations.dbt.manifest import read_manifest
 from integrations.dbt.project import DbtProject
+from integrations.dbt.semantic import seeds_behind_sources
 from integrations.lineage.declared import DECLARED_KEY
 from integrations.lineage.prepare import (
     EPHEMERAL_CATALOG,
@@ -32,7 +33,7 @@ from integrations.lineage.prepare import (
 )
 from orchestrator.io.files import atomic_write_bytes
 
-DIGEST_FORMAT = 4
+DIGEST_FORMAT = 5
 RESOURCE_TYPES = ("model", "seed", "snapshot", "source")
 DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "redshift": "redshift", "snowflake": "snowflake",
             "bigquery": "bigquery", "databricks": "databricks", "spark": "spark", "trino": "trino",
@@ -130,10 +131,13 @@ def build_digest(project: DbtProject, manifest: Mapping[str, Any], checksum: str
         else:
             relation_of[uid] = None
     project_hash = _project_hash(project, manifest)
+    seeds = seeds_behind_sources(manifest)
     nodes: dict[str, DbtNode] = {}
     for uid, node in raw.items():
         config = node.get("config") or {}
         parents = tuple(p for p in (node.get("depends_on") or {}).get("nodes", ()) if p in raw)
+        if uid in seeds and seeds[uid] in raw:
+            parents = (seeds[uid],)
         checksum_ = (node.get("checksum") or {}).get("checksum") or ""
         key_material = orjson.dumps([checksum_, config, relation_of[uid], [relation_of[p] for p in parents],
                                      project_hash], option=orjson.OPT_SORT_KEYS, default=str)
@@ -195,7 +199,7 @@ def _snapshot_config(node: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _project_hash(project: DbtProject, manifest: Mapping[str, Any]) -> str:
-    """Everything project-wide a compiled SQL depends on: macros and dbt_project.yml (vars)."""
+    """Everything project-wide a compiled SQL depends on: macros, dbt_project.yml and the vars."""
     digest = hashlib.blake2b(digest_size=16)
     for uid in sorted(manifest.get("macros") or {}):
         digest.update(uid.encode())
@@ -203,4 +207,5 @@ def _project_hash(project: DbtProject, manifest: Mapping[str, Any]) -> str:
     project_file = project.project_dir / "dbt_project.yml"
     if project_file.exists():
         digest.update(project_file.read_bytes())
+    digest.update(project.vars_key.encode())  # DbtProject(vars=...): passed to every compile
     return digest.hexdigest()

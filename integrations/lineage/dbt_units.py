@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from integrations.lineage.compile import NeedsWarehouse
 from integrations.lineage.dbt_manifest import DbtDigest, DbtNode
 from integrations.lineage.declared import DECLARED_KEY, declared_lineage
 from integrations.lineage.engine import Unit
@@ -32,11 +33,17 @@ def _unit(node: DbtNode, digest: DbtDigest, compiled: Mapping[str, str | Excepti
     parents = [digest.nodes[p] for p in node.parents]
     parent_keys = tuple(p.key for p in parents)
     parent_relations = {p.relation for p in parents}
+    if node.resource_type == "source" and parents and node.relation_name:
+        seed = parents[0]  # a source that is a seed's table: its columns are the seed's
+        return Unit(node.key, parent_keys, sql=f"select * from {seed.relation_name}", dialect=digest.dialect,
+                    reads={seed.key: seed.relation}, relation=node.relation)
     if node.resource_type in ("seed", "source"):
         return Unit(node.key, relation=node.relation)
     if node.language != "sql":
         return _code_model(node, parent_keys)
     sql = compiled.get(node.uid)
+    if isinstance(sql, NeedsWarehouse):  # expected without a warehouse: unknown, not failed
+        return Unit(node.key, parent_keys, relation=node.relation, origin="unknown", reason=str(sql))
     if not isinstance(sql, str):
         failed = AssetLineage(node.key, None, error=str(sql or "not compiled"), origin="sql")
         return Unit(node.key, parent_keys, relation=node.relation, given=failed)

@@ -19,6 +19,7 @@ Outside a run (notebooks, tests) pass a `SqlLog`: it keeps what would have been 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -80,3 +81,32 @@ def sql(context: Any, query: str, /, keys: Mapping[str, str] | None = None, **ta
         record = {"sql": rendered, "dialect": "duckdb", "tables": {n: (keys or {}).get(n) for n in names}}
         context.add_metadata(**{METADATA_KEY: record})
     return result
+
+
+_PARSERS: list[tuple[int, Any]] = []
+"""One single-threaded in-memory DuckDB per process, for its parser. A forked child makes its own
+and keeps the inherited one referenced, never closed: DuckDB's default connection (what the
+module-level `duckdb.extract_statements` uses) runs threads that a fork loses, and its forked
+copy crashes the child."""
+
+
+def _parser() -> Any:
+    import duckdb
+
+    if not _PARSERS or _PARSERS[-1][0] != os.getpid():
+        _PARSERS.append((os.getpid(), duckdb.connect(":memory:", config={"threads": 1})))
+    return _PARSERS[-1][1]
+
+
+def duckdb_syntax_error(query: str) -> str | None:
+    """What DuckDB's own parser says of `query` (None when it parses): sqlglot accepts some SQL
+    DuckDB rejects (a stray `,,`, `group by` with nothing after it)."""
+    import duckdb
+
+    try:
+        _parser().extract_statements(query)
+    except duckdb.ParserException as exc:
+        return " ".join(str(exc).split("LINE")[0].split())
+    except duckdb.Error:
+        return None
+    return None

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from integrations.lineage.model import AssetLineage, leaf
+from integrations.lineage.model import LOOSE_SCHEMA_SOURCES, AssetLineage, leaf
 from integrations.lineage.parallel import Outcome, Runner, Task
 from integrations.lineage.schemas import UNKNOWN, Layers
 from integrations.lineage.store import LineageStore, input_key
@@ -94,17 +94,21 @@ def compute(units: Iterable[Unit], layers: Layers, store: LineageStore | None = 
                     reads = sorted(unit.reads.items())
                     key = input_key(unit.sql, unit.dialect, unit.self_table, unit.post_key,
                                     sorted(unit.functions.items()),
-                                    [(parent, parts, schemas.digest(parent, parts)) for parent, parts in reads])
+                                    [(parent, parts, schemas.digest(parent, parts), schemas.exact(parent, parts))
+                                     for parent, parts in reads])
                     hit = store.get(unit.asset, key) if store is not None else None
                     if hit is not None:
                         results[unit.asset] = hit
                     else:
                         task = Task(unit.asset, unit.sql, schemas.nested(reads), unit.self_table, unit.dialect,
-                                    dict(unit.functions) or None)
+                                    dict(unit.functions) or None,
+                                    frozenset(".".join(parts) for parent, parts in reads
+                                              if schemas.exact(parent, parts)))
                         pending.append((unit, key, task))
             outcomes = runner.run([task for _, _, task in pending])
             for (unit, key, _), outcome in zip(pending, outcomes):
-                lineage = _lineage(unit, outcome, layers)
+                exact = not outcome.starred or all(schemas.exact(p, parts) for p, parts in unit.reads.items())
+                lineage = _lineage(unit, outcome, layers, exact)
                 results[unit.asset] = lineage
                 if store is not None:
                     store.put(unit.asset, key, lineage)
@@ -142,6 +146,14 @@ class _Schemas:
     def digest(self, asset: str, parts: tuple[str, ...]) -> str:
         return self._get(asset, parts)[1]
 
+    def exact(self, asset: str, parts: tuple[str, ...]) -> bool:
+        """Whether readers may trust the column list to be complete (see AssetLineage.exact)."""
+        found = self.results.get(asset)
+        if found is not None and found.columns is not None:
+            return found.exact
+        hit = self.layers.lookup(asset, parts)
+        return hit is not None and hit[1] not in LOOSE_SCHEMA_SOURCES
+
     def nested(self, reads: Iterable[tuple[str, tuple[str, ...]]]) -> dict:
         schema: dict = {}
         for asset, parts in reads:
@@ -155,7 +167,7 @@ class _Schemas:
         return schema
 
 
-def _lineage(unit: Unit, outcome: Outcome, layers: Layers) -> AssetLineage:
+def _lineage(unit: Unit, outcome: Outcome, layers: Layers, exact: bool = False) -> AssetLineage:
     if outcome.columns is None:
         return AssetLineage(unit.asset, None, error=_named(outcome.error or "unknown failure", unit),
                             origin=unit.origin)
@@ -165,7 +177,7 @@ def _lineage(unit: Unit, outcome: Outcome, layers: Layers) -> AssetLineage:
     }
     filters = frozenset((tables.get(t) or unit.tables.get(t) or t, c, clause) for t, c, clause in outcome.filters)
     lineage = AssetLineage(unit.asset, columns, filters, None, tuple(_named(w, unit) for w in outcome.warnings),
-                           origin=unit.origin)
+                           origin=unit.origin, exact=exact)
     if unit.post is not None:
         lineage = unit.post(lineage)
     return _typed(lineage, layers, unit.relation)

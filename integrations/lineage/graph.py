@@ -137,7 +137,25 @@ class ColumnLineageGraph:
         walk = self.upstream if direction == "upstream" else self.downstream
         edges = walk(asset, column, depth, filters)
         return {"column": ColumnRef(asset, column).as_dict(), "direction": direction,
-                "edges": [e.as_dict() for e in edges]}
+                "edges": [e.as_dict() for e in edges], "warnings": self.partial(asset, edges, direction)}
+
+    def partial(self, asset: str, edges: Iterable[ColumnEdge], direction: str = "upstream") -> list[dict[str, str]]:
+        """Why an answer may be incomplete: each asset on the path (the edges' ends) whose own
+        lineage failed or is unknown, so the walk could not go on through it."""
+        reached = {asset} | {e.source.asset for e in edges} | {e.target.asset for e in edges}
+        found = []
+        for key in sorted(reached - {asset}) if direction == "upstream" else sorted(reached):
+            lineage = self.assets.get(key)
+            if lineage is None:
+                continue
+            where = "upstream" if direction == "upstream" else "downstream"
+            if lineage.error:
+                found.append({"asset": key, "message": f"partial: {where} '{key}' has a lineage error: "
+                                                       f"{lineage.error}"})
+            elif lineage.origin == "unknown":
+                reason = lineage.reason or "its lineage is unknown"
+                found.append({"asset": key, "message": f"partial: {where} '{key}': {reason}"})
+        return found
 
 
 def parse_column(target: str) -> tuple[str, str]:

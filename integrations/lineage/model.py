@@ -2,8 +2,10 @@
 
 Value edges say where an output column's values come from: `direct` (copied or renamed),
 `transform` (an expression of the column), `aggregate` (under an aggregate, window aggregates and
-scalar subqueries included). Through a chain of CTEs the strongest kind wins
-(direct < transform < aggregate). Filter edges are kept apart: columns read to decide which rows
+scalar subqueries included), and `window`: a column read by the PARTITION BY / ORDER BY of the
+window function that computes the output (`row_number() over (partition by a order by b)`
+depends on a and b). Through a chain of CTEs the strongest kind wins (window < direct < transform
+< aggregate), except that a window edge stays a window edge whatever is computed from it. Filter edges are kept apart: columns read to decide which rows
 (or groups) exist, by clause: where, join, group_by, having, qualify, window (PARTITION BY / ORDER
 BY) and incremental (the `is_incremental()` filter). They apply to the whole asset, so their
 target column is None.
@@ -14,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-DIRECT, TRANSFORM, AGGREGATE = 1, 2, 3
-KIND_NAMES = {DIRECT: "direct", TRANSFORM: "transform", AGGREGATE: "aggregate"}
+WINDOW, DIRECT, TRANSFORM, AGGREGATE = 1, 2, 3, 4
+KIND_NAMES = {WINDOW: "window", DIRECT: "direct", TRANSFORM: "transform", AGGREGATE: "aggregate"}
 KIND_OF = {name: value for value, name in KIND_NAMES.items()}
 FILTER = "filter"
 CLAUSES = ("where", "join", "group_by", "having", "qualify", "window", "incremental", "order_by")
@@ -40,9 +42,13 @@ Sources = dict[tuple[str, str], int]
 
 
 def merge_into(target: Sources, sources: Mapping[tuple[str, str], int], floor: int = 0) -> None:
-    """Add `sources` to `target`, each kind raised to at least `floor`; the strongest kind wins."""
+    """Add `sources` to `target`, each kind raised to at least `floor` (window edges stay window
+    edges, and a `floor` of WINDOW makes them all window edges); the strongest kind wins."""
     for ref, kind in sources.items():
-        kind = kind if kind > floor else floor
+        if floor == WINDOW or kind == WINDOW:
+            kind = WINDOW
+        elif kind < floor:
+            kind = floor
         if target.get(ref, 0) < kind:
             target[ref] = kind
 
@@ -103,6 +109,10 @@ class AssetLineage:
     """For a leaf: which schema source knew its columns (recorded, warehouse, catalog...)."""
     reason: str | None = None
     """Why the lineage is unknown when that is expected, not a failure (e.g. a dbt Python model)."""
+    exact: bool = False
+    """True when `columns` is exactly the table's column list (from the warehouse, a recorded
+    schema, or SQL over exact schemas), not documentation that may leave columns out: reading a
+    column it lacks is then an error."""
 
     @property
     def column_names(self) -> list[str] | None:
@@ -120,9 +130,14 @@ class AssetLineage:
             yield ColumnEdge(ColumnRef(asset, column), target, FILTER, clause)
 
 
+LOOSE_SCHEMA_SOURCES = frozenset({"documented"})
+"""Schema sources that may list only some of a table's columns."""
+
+
 def leaf(asset: str, columns: Iterable[str] | None, types: Mapping[str, str] | None = None,
          error: str | None = None, schema_source: str | None = None) -> AssetLineage:
     """A source, seed or other asset whose columns have no upstream."""
     cols = None if columns is None else {c: {} for c in columns}
+    exact = cols is not None and schema_source is not None and schema_source not in LOOSE_SCHEMA_SOURCES
     return AssetLineage(asset, cols, origin="leaf", types=dict(types or {}), error=error,
-                        schema_source=schema_source)
+                        schema_source=schema_source, exact=exact)

@@ -6,7 +6,8 @@
     #  "transformations": [{"type": "DIRECT", "subtype": "IDENTITY", "description": "", "masking": False}]}
 
 Value edges are DIRECT transformations (direct -> IDENTITY, transform -> TRANSFORMATION,
-aggregate -> AGGREGATION), listed per output field. Filter edges are INDIRECT and apply to the
+aggregate -> AGGREGATION), listed per output field; window edges (a window function's PARTITION BY
+/ ORDER BY columns) are INDIRECT / WINDOW inputs of that field. Filter edges are INDIRECT and apply to the
 whole dataset, so they go in the facet's `dataset` list (where/having/qualify/incremental -> FILTER,
 join -> JOIN, group_by -> GROUP_BY, window -> WINDOW, order_by -> SORT).
 """
@@ -42,8 +43,10 @@ def column_lineage_facets(graph: ColumnLineageGraph, namespace: str = "orchestra
             continue
         fields: dict[str, Any] = {}
         for edge in lineage.edges():
+            indirect = edge.kind == "window"
             fields.setdefault(edge.target.column, {"inputFields": []})["inputFields"].append(
-                _input(edge, naming, "DIRECT", VALUE_SUBTYPES[edge.kind]))
+                _input(edge, naming, "INDIRECT" if indirect else "DIRECT",
+                       "WINDOW" if indirect else VALUE_SUBTYPES[edge.kind]))
         dataset = [_input(e, naming, "INDIRECT", FILTER_SUBTYPES.get(e.clause or "", "FILTER"))
                    for e in lineage.filter_edges()]
         if fields or dataset:

@@ -14,6 +14,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from integrations.lineage.duck import duckdb_syntax_error
 from integrations.lineage.prepare import SqlLineageError, parse
 from integrations.lineage.query import analyze
 
@@ -31,6 +32,8 @@ class Task:
     self_table: str | None
     dialect: str
     functions: dict[str, tuple[str, ...]] | None = None
+    exact: frozenset[str] = frozenset()
+    """Tables (dotted, as in `schema`) whose column lists are complete: reading another is an error."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,18 +43,24 @@ class Outcome:
     filters: frozenset[tuple[str, str, str]]
     warnings: tuple[str, ...]
     error: str | None
+    starred: bool = True
+    """The output columns came from a `*`: they are exact only when what it read is."""
 
 
 def run_task(task: Task) -> Outcome:
-    """One query's lineage; any failure becomes the outcome's error, never an exception."""
+    """One query's lineage; any failure becomes the outcome's error, never an exception. SQL that
+    sqlglot parses but DuckDB's own parser rejects is an error too (DuckDB warehouses)."""
     try:
-        found = analyze(parse(task.sql, task.dialect), task.schema, task.dialect, task.self_table, dbt=True,
-                        sql=task.sql, functions=task.functions)
+        query = parse(task.sql, task.dialect)
+        if task.dialect == "duckdb" and (rejected := duckdb_syntax_error(task.sql)) is not None:
+            return Outcome(task.asset, None, frozenset(), (), f"the warehouse rejects this SQL (DuckDB: {rejected})")
+        found = analyze(query, task.schema, task.dialect, task.self_table, dbt=True,
+                        sql=task.sql, functions=task.functions, exact=task.exact)
     except SqlLineageError as exc:
         return Outcome(task.asset, None, frozenset(), (), str(exc))
     except Exception as exc:  # a bug or an unexpected tree must not stop the other models
         return Outcome(task.asset, None, frozenset(), (), f"{type(exc).__name__}: {exc}")
-    return Outcome(task.asset, found.columns, frozenset(found.filters), tuple(found.warnings), None)
+    return Outcome(task.asset, found.columns, frozenset(found.filters), tuple(found.warnings), None, found.starred)
 
 
 def process_context() -> Any:

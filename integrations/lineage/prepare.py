@@ -55,10 +55,17 @@ def parse(sql: str, dialect: str = "duckdb") -> exp.Expr:
 
 
 def _unwrap(statement: exp.Expr) -> exp.Query | None:
+    """The query of a statement; CTEs written before the INSERT / CREATE move onto the query."""
     node: exp.Expr | None = statement
     while node is not None and not isinstance(node, exp.Query):
         if isinstance(node, (exp.Create, exp.Insert)):
+            outer = node.args.get("with_")
             node = node.expression
+            if outer is not None and isinstance(node, exp.Query):
+                inner = node.args.get("with_")
+                if inner is not None:
+                    outer.set("expressions", [*outer.expressions, *inner.expressions])
+                node.set("with_", outer)
         elif isinstance(node, exp.Subquery):
             node = node.this
         else:

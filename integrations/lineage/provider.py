@@ -70,14 +70,47 @@ def column_lineage(defs: Any, *, store: Any = None, home: str | Path | None = No
         units[unit.asset] = _with_relation(unit, known.relation) if known is not None else unit
     if iceberg is None:
         iceberg = iceberg_hook(defs, digests)
-    layers = Layers(schema_layers(projects, digests, recorded, warehouse or _warehouse(defs), iceberg,
+    layers = Layers(schema_layers(projects, digests, recorded, warehouse or _warehouse(defs, projects), iceberg,
                                   _documented_python(others)))
     path = Path(home) / FILE_NAME if home else (projects[0].target_path / FILE_NAME if projects else None)
     saved = LineageStore(path)
     results = compute(units.values(), layers, saved, workers)
+    results.update(rejected_by_warehouse(results, store))
     stats = {"seconds": round(time.perf_counter() - started, 3), "assets": len(results),
              "recomputed": saved.misses, "reused": saved.hits}
     return ColumnLineageGraph(results, stats, {k: u.sql for k, u in units.items() if u.sql})
+
+
+REJECTED = ("Parser Error", "syntax error", "Binder Error", "Catalog Error", "SQL compilation error",
+            "Syntax error")
+"""What warehouses say when they refuse a query's SQL (DuckDB, PostgreSQL, Snowflake, Trino...)."""
+
+
+def rejected_by_warehouse(results: Mapping[str, Any], store: Any) -> dict[str, Any]:
+    """Assets whose newest run failed because the warehouse refused their SQL, after their last
+    materialization: that is said as a warning on the asset (sqlglot may read what the warehouse
+    rejects, on any adapter)."""
+    if store is None or not hasattr(store, "latest_failures"):
+        return {}
+    from dataclasses import replace
+
+    newest = {}
+    for (key, _partition), event in store.latest_failures().items():
+        if str(key) in results and any(mark in (event.message or "") for mark in REJECTED):
+            if event.timestamp > newest.get(str(key), (0.0, None))[0]:
+                newest[str(key)] = (event.timestamp, event)
+    materialized: dict[str, float] = {}
+    for (asset, _partition), event in (store.latest_materializations() if newest else {}).items():
+        materialized[str(asset)] = max(materialized.get(str(asset), 0.0), event.timestamp)
+    found = {}
+    for key, (when, event) in newest.items():
+        if materialized.get(key, 0.0) >= when:  # built since: the failure is history
+            continue
+        lineage = results[key]
+        message = " ".join((event.message or "").split())[:500]
+        found[key] = replace(lineage, warnings=(*lineage.warnings,
+                                                f"the warehouse rejected its SQL in run {event.run_id[:8]}: {message}"))
+    return found
 
 
 def dbt_column_lineage(project: DbtProject | str | Path, *, recorded_schemas: Mapping[str, Any] | None = None,
@@ -91,7 +124,8 @@ def dbt_column_lineage(project: DbtProject | str | Path, *, recorded_schemas: Ma
     digested_at = time.perf_counter()
     compiled = compiled_sql(project, digest, compiler)
     compiled_at = time.perf_counter()
-    layers = Layers(schema_layers([project], [digest], RecordedSchemas(recorded_schemas), warehouse, iceberg, {}))
+    layers = Layers(schema_layers([project], [digest], RecordedSchemas(recorded_schemas),
+                                  warehouse or profile_warehouse([project]), iceberg, {}))
     path = project.target_path / FILE_NAME if store is True else (Path(store) if store else None)
     saved = LineageStore(path)
     results = compute(dbt_units(digest, compiled), layers, saved, workers)
@@ -104,7 +138,7 @@ def dbt_column_lineage(project: DbtProject | str | Path, *, recorded_schemas: Ma
 
 
 def schema_layers(projects: list[DbtProject], digests: list[DbtDigest], recorded: RecordedSchemas,
-                  warehouse: str | Path | None, iceberg: IcebergHook | None,
+                  warehouse: str | Path | WarehouseSchemas | None, iceberg: IcebergHook | None,
                   documented: Mapping[str, Mapping[str, str]]) -> list[SchemaSource]:
     seeds: dict[str, tuple[Path, Mapping[str, str]]] = {}
     docs: dict[str, Mapping[str, str]] = dict(documented)
@@ -116,7 +150,7 @@ def schema_layers(projects: list[DbtProject], digests: list[DbtDigest], recorded
                 docs[node.key] = node.documented
     return [
         recorded,
-        WarehouseSchemas(warehouse),
+        warehouse if isinstance(warehouse, WarehouseSchemas) else WarehouseSchemas(warehouse),
         HookSchemas("iceberg", iceberg),
         *(CatalogSchemas(p.target_path / "catalog.json") for p in projects),
         SeedFileSchemas(seeds),
@@ -134,12 +168,26 @@ def dbt_projects(assets: Iterable[Any]) -> list[DbtProject]:
     return list(found.values())
 
 
-def _warehouse(defs: Any) -> Path | None:
+def _warehouse(defs: Any, projects: list[DbtProject]) -> Path | WarehouseSchemas | None:
+    """The DuckDB warehouse: the first DuckDBIOManager's file, else ORCH_WAREHOUSE_PATH, else the
+    one the dbt projects' profile targets (with its attached databases)."""
     for manager in (getattr(defs, "io_managers", None) or {}).values():
         if type(manager).__name__ == "DuckDBIOManager" and getattr(manager, "path", None):
             return Path(manager.path)
     env = os.environ.get("ORCH_WAREHOUSE_PATH")
-    return Path(env) if env else None
+    return Path(env) if env else profile_warehouse(projects)
+
+
+def profile_warehouse(projects: list[DbtProject]) -> WarehouseSchemas | None:
+    """The DuckDB database (and attached ones) of the first project whose profile targets one."""
+    for project in projects:
+        try:
+            target = project.warehouse()
+        except Exception:  # an unrenderable profile: dbt itself reports it
+            continue
+        if target is not None and target.path is not None:
+            return WarehouseSchemas(target.path, [(a.path, a.alias) for a in target.attached])
+    return None
 
 
 def _documented_python(assets: Iterable[Any]) -> dict[str, dict[str, str]]:

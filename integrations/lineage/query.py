@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlglot import exp
@@ -46,9 +46,12 @@ class SqlColumnLineage(dict):
 
 def analyze(query: exp.Expr, schema: Mapping[str, Any] | Any, dialect: str = "duckdb",
             self_table: str | None = None, dbt: bool = False, sql: str | None = None,
-            functions: Mapping[str, tuple[str, ...]] | None = None) -> QueryLineage:
+            functions: Mapping[str, tuple[str, ...]] | None = None,
+            exact: Collection[str] | None = None) -> QueryLineage:
     """Lineage of a parsed query (mutated: qualified in place). With the `sql` text, the passes
-    that cannot apply to it (no USING, no read of `self_table`) are skipped."""
+    that cannot apply to it (no USING, no read of `self_table`) are skipped. A column read from a
+    table in `exact` (dotted names of `schema`, whose column lists are complete) that the table
+    does not have is an error naming both."""
     text = sql.lower() if sql is not None else None
     if dbt:
         set_aside_ephemeral_ctes(query)
@@ -57,8 +60,39 @@ def analyze(query: exp.Expr, schema: Mapping[str, Any] | Any, dialect: str = "du
         mark_using_joins(query)
     if self_table and (text is None or self_table.rsplit(".", 1)[-1].lower() in text):
         schema = _with_self_table(query, schema, self_table)
+    starred = _selects_star(query)
     qualified = qualify_query(query, schema, dialect)
-    return walk(qualified, self_table)
+    found = walk(qualified, self_table, _known_columns(schema, exact) if exact else None)
+    found.starred = starred
+    return found
+
+
+def _selects_star(query: exp.Expr) -> bool:
+    """Whether the query's own output columns come from a `*` (its last SELECT, every branch of a
+    set operation): then they are only as complete as the schemas the star was expanded against."""
+    stack = [query]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, exp.SetOperation):
+            stack += [node.this, node.expression]
+        elif isinstance(node, exp.Subquery):
+            stack.append(node.this)
+        elif isinstance(node, exp.Select):
+            if any(isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
+                   for p in node.expressions):
+                return True
+    return False
+
+
+def _known_columns(schema: Any, exact: Collection[str]) -> dict[str, frozenset[str]]:
+    known = {}
+    for dotted in exact:
+        level: Any = schema
+        for part in dotted.split("."):
+            level = level.get(part) if isinstance(level, Mapping) else None
+        if isinstance(level, Mapping) and level:
+            known[dotted] = frozenset(str(c).lower() for c in level)
+    return known
 
 
 def _with_self_table(query: exp.Expr, schema: Any, self_table: str) -> Any:

@@ -85,13 +85,15 @@ def _columns_of(schema: Any) -> Columns:
 
 
 class WarehouseSchemas:
-    """information_schema.columns of a DuckDB file, read once, read-only. A missing or locked
-    file knows nothing (lineage never creates or waits for the warehouse)."""
+    """information_schema.columns of a DuckDB file (and the databases `attached` to it, as
+    `(path, alias)`), read once, read-only. A missing or locked file knows nothing (lineage never
+    creates or waits for the warehouse)."""
 
     name = "warehouse"
 
-    def __init__(self, path: str | Path | None) -> None:
+    def __init__(self, path: str | Path | None, attached: Iterable[tuple[str | Path, str]] = ()) -> None:
         self.path = Path(path) if path else None
+        self.attached = [(Path(p), alias) for p, alias in attached]
         self._tables: dict[Relation, Columns] | None = None
         self.error: str | None = None
 
@@ -99,16 +101,23 @@ class WarehouseSchemas:
         if self._tables is not None:
             return self._tables
         self._tables = {}
-        if self.path is None or not self.path.exists():
+        main = self.path is not None and self.path.exists()
+        if not main and not any(path.exists() for path, _ in self.attached):
             return self._tables
         try:
             import duckdb
 
-            con = duckdb.connect(str(self.path), read_only=True)
+            con = duckdb.connect(str(self.path), read_only=True) if main else duckdb.connect(":memory:")
         except Exception as exc:  # locked by a writer, or not a DuckDB file
             self.error = f"{type(exc).__name__}: {exc}"
             return self._tables
         try:
+            for path, alias in self.attached:
+                if path.exists():
+                    try:
+                        con.execute(f"attach '{_quoted(path)}' as \"{alias}\" (read_only)")
+                    except Exception as exc:  # locked or not DuckDB: the others still count
+                        self.error = f"{type(exc).__name__}: {exc}"
             rows = con.execute(
                 "select table_catalog, table_schema, table_name, column_name, data_type "
                 "from information_schema.columns order by table_catalog, table_schema, table_name, "
@@ -128,6 +137,10 @@ class WarehouseSchemas:
         if found is None and len(relation) == 2:
             found = next((c for r, c in tables.items() if r[1:] == _lower(relation)), None)
         return found
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 class HookSchemas:

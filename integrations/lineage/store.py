@@ -21,7 +21,7 @@ from integrations.lineage.model import AssetLineage
 from orchestrator.io.files import atomic_write_bytes
 
 STORE_FORMAT = 2
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 FILE_NAME = "orch_column_lineage.pickle"
 
 

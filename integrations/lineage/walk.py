@@ -9,18 +9,23 @@ collected by the FilterClauses mixin (filters.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
+from orchestrator.errors import did_you_mean
+
 from integrations.lineage.filters import QUERY_TYPES, FilterClauses
-from integrations.lineage.model import AGGREGATE, DIRECT, TRANSFORM, Sources, merge_into
+from integrations.lineage.model import AGGREGATE, DIRECT, TRANSFORM, WINDOW, Sources, merge_into
 from integrations.lineage.prepare import USING_META, SqlLineageError, table_id
 
 TRANSPARENT = (exp.Paren, exp.Alias)
 UDTF_KINDS = (exp.Unnest, exp.Explode)
+PSEUDO_COLUMNS = frozenset({"rowid"})
+"""Columns every table has without listing them (DuckDB's rowid)."""
 NAVIGATION = (exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue, exp.NthValue)
 """Window functions that fetch a value from another row: a transform, not an aggregate."""
 
@@ -33,24 +38,31 @@ class QueryLineage:
     filters: set[tuple[str, str, str]] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
     tables: set[str] = field(default_factory=set)
+    starred: bool = True
+    """Whether the output columns came from a `*` (see query._selects_star)."""
 
 
-def walk(query: exp.Expr, self_table: str | None = None) -> QueryLineage:
+def walk(query: exp.Expr, self_table: str | None = None,
+         known: Mapping[str, frozenset[str]] | None = None) -> QueryLineage:
     """Lineage of a qualified query. `self_table` (an incremental model's own relation, `{{ this }}`)
-    is dropped from value edges; the predicates that read it become `incremental` filter edges."""
+    is dropped from value edges; the predicates that read it become `incremental` filter edges.
+    `known`: tables whose complete (lower-cased) column names are known; reading any other column
+    of them raises SqlLineageError."""
     try:
         scopes = traverse_scope(query)
     except SqlglotError as exc:
         raise SqlLineageError(f"SQL scopes cannot be built: {str(exc).splitlines()[0]}") from None
     if not scopes:
         raise SqlLineageError("no query to walk")
-    return _Walker(scopes, self_table).run()
+    return _Walker(scopes, self_table, known or {}).run()
 
 
 class _Walker(FilterClauses):
-    def __init__(self, scopes: list[Scope], self_table: str | None) -> None:
+    def __init__(self, scopes: list[Scope], self_table: str | None,
+                 known: Mapping[str, frozenset[str]]) -> None:
         self.scopes = scopes
         self.self_table = self_table
+        self.known = known
         self.outputs: dict[int, list[tuple[str, Sources]]] = {}
         self.scope_of: dict[int, Scope] = {id(s.expression): s for s in scopes}
         self.filters: set[tuple[str, str, str]] = set()
@@ -107,7 +119,15 @@ class _Walker(FilterClauses):
             return {}
         tid = table_id(table)
         self.tables.add(tid)
-        return {} if tid == self.self_table else {(tid, name): DIRECT}
+        if tid == self.self_table:
+            return {}
+        columns = self.known.get(tid)
+        if columns is not None and name.lower() not in columns and name.lower() not in PSEUDO_COLUMNS:
+            hint = did_you_mean(name.lower(), columns)
+            raise SqlLineageError(f"column '{name}' does not exist in '{tid}'.{hint} "
+                                  f"Its columns: {', '.join(sorted(columns)[:12])}"
+                                  f"{', ...' if len(columns) > 12 else ''}")
+        return {(tid, name): DIRECT}
 
     def _pivoted(self, scope: Scope, pivot: exp.Pivot, column: exp.Column) -> Sources:
         """`t PIVOT (agg(x) FOR k IN (...))`: a pivoted column aggregates `x`, and `k` groups it.
@@ -147,6 +167,10 @@ class _Walker(FilterClauses):
         selected = list(scope.selected_sources)
         if len(selected) == 1:
             return self._from_source(scope, selected[0], column)
+        tables = [scope.sources.get(n) for n in selected]
+        if tables and all(isinstance(t, exp.Table) and table_id(t) in self.known for t in tables):
+            names = ", ".join(f"'{table_id(t)}'" for t in tables)
+            raise SqlLineageError(f"column '{column.name}' does not exist in any of {names}")
         self._warn(f"column '{column.sql()}' could not be resolved to a table")
         return {}
 
@@ -191,7 +215,10 @@ class _Walker(FilterClauses):
             self.value(scope, node.this, acc, kind)
             return
         if isinstance(node, exp.Window):
-            self.value(scope, node.this, acc, kind)  # PARTITION BY / ORDER BY are filter edges
+            self.value(scope, node.this, acc, kind)
+            for part in (*(node.args.get("partition_by") or ()), node.args.get("order")):
+                if part is not None:  # also filter edges of clause `window` (filters.py)
+                    self.value(scope, part, acc, WINDOW)
             self.windows.setdefault(id(scope), []).append(node)
             return
         if isinstance(node, QUERY_TYPES) or isinstance(node, exp.Subquery):
@@ -200,7 +227,7 @@ class _Walker(FilterClauses):
         if kind == DIRECT and isinstance(node, exp.Coalesce) and self._using(scope, node, acc):
             return
         aggregate = isinstance(node, exp.AggFunc) and not isinstance(node, NAVIGATION)
-        inner = AGGREGATE if aggregate else max(kind, TRANSFORM)
+        inner = WINDOW if kind == WINDOW else AGGREGATE if aggregate else max(kind, TRANSFORM)
         if isinstance(node, exp.Filter):  # agg(x) FILTER (WHERE c): c is an input of the aggregate
             inner = AGGREGATE
         for child in node.iter_expressions():

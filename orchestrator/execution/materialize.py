@@ -62,16 +62,18 @@ def _few(keys: Iterable[AssetKey], most: int = 5) -> str:
     return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
-def select_assets(graph: AssetGraph, selection: str | None, exclude: str | None) -> frozenset[AssetKey]:
+def select_assets(graph: AssetGraph, selection: str | None, exclude: str | None,
+                  state: Any = None) -> frozenset[AssetKey]:
     """resolve(), where selecting nothing is an error saying which part matched nothing: a run of
-    nothing would be recorded as a success."""
-    keys = resolve(selection or "*", graph, exclude)
+    nothing would be recorded as a success. `state`: a StateComparison for `state:` selectors
+    (orchestrator.state)."""
+    keys = resolve(selection or "*", graph, exclude, state)
     if keys:
         return keys
     text = selection or "*"
-    if resolve(text, graph):
+    if resolve(text, graph, state=state):
         raise SelectionError(f"--exclude '{exclude}' leaves nothing of selection '{text}'; nothing was run.")
-    empty = [atom for atom in _atoms(parse_selection(text)) if not resolve(atom, graph)]
+    empty = [atom for atom in _atoms(parse_selection(text)) if not resolve(atom, graph, state=state)]
     if not empty:
         raise SelectionError(f"Selection '{text}' matches no asset: each part matches some, but no "
                              "asset matches all of an intersection (','); nothing was run.")
@@ -100,8 +102,8 @@ def _value_hint(graph: AssetGraph, atom: Atom) -> str:
     return f" Known {atom.method}s: {', '.join(known[:12])}{', ...' if len(known) > 12 else ''}." if known else ""
 
 
-def build_plan(defs: Definitions, selection: str | None, exclude: str | None) -> Plan:
-    return plan(defs.graph, select_assets(defs.graph, selection, exclude))
+def build_plan(defs: Definitions, selection: str | None, exclude: str | None, state: Any = None) -> Plan:
+    return plan(defs.graph, select_assets(defs.graph, selection, exclude, state))
 
 
 def materialize(

@@ -115,13 +115,14 @@ def _context(definition: AssetDefinition, env: StepEnv, attempt: int) -> AssetCo
                         _add_partitions=env.add_partitions)
 
 
-def run_python_asset(definition: AssetDefinition, env: StepEnv) -> StepOutcome:
+def run_python_asset(definition: AssetDefinition, env: StepEnv, first_attempt: int = 1) -> StepOutcome:
+    """Run one Python asset; `first_attempt` > 1 when earlier attempts ran elsewhere (a lost worker)."""
     key = definition.key
     outcome = StepOutcome()
     env.event(EventType.STEP_STARTED, key)
     try:
         kwargs = load_inputs(definition, env)
-        value, context = _call_with_retries(definition, env, kwargs)
+        value, context = _call_with_retries(definition, env, kwargs, first_attempt)
         metadata: dict[str, Any] = {}
         if isinstance(value, AssetResult):
             metadata.update(value.metadata)
@@ -176,10 +177,10 @@ def _check_schema_change(definition: AssetDefinition, value: Any, env: StepEnv) 
 
 
 def _call_with_retries(
-    definition: AssetDefinition, env: StepEnv, kwargs: dict[str, Any]
+    definition: AssetDefinition, env: StepEnv, kwargs: dict[str, Any], first_attempt: int = 1
 ) -> tuple[Any, AssetContext | None]:
     attempts = definition.retry.attempts
-    for attempt in range(1, attempts + 1):
+    for attempt in range(min(first_attempt, attempts), attempts + 1):
         context = _context(definition, env, attempt) if definition.uses_context else None
         call_kwargs = {**kwargs, "context": context} if context else dict(kwargs)
         if definition.range_parameter:

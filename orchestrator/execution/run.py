@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
-import multiprocessing
+import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.errors import ExecutionError
-from orchestrator.execution.context import BatchContext
+from orchestrator.execution.executors import EXECUTORS, RunScope, StepExecutor, StepPool, executor_named
+from orchestrator.execution.listeners import guarded, run_listeners
 from orchestrator.execution.plan import Plan, Step
 from orchestrator.execution.run_resources import (
     ResourceView, RunResources, check_resources, opened, used_resources,
@@ -21,14 +21,14 @@ from orchestrator.execution.versions import StampingWriter, VersionStamper
 from orchestrator.execution.python_step import (
     CANCELED, FAILED, SKIPPED, SUCCEEDED, StepEnv, StepOutcome, _error, run_python_asset,
 )
-from orchestrator.io.base import IOManager, InputContext, MemoryIOManager
+from orchestrator.io.base import IOManager, InputContext
 from orchestrator.keys import AssetKey
 from orchestrator.partitions import PartitionRange
 from orchestrator.storage.base import EventStore
 from orchestrator.storage.writer import EventWriter
 from orchestrator.storage.events import Event, EventType, RunRecord, RunStatus, new_run_id
 
-EXECUTORS = ("thread", "process")
+__all__ = ["EXECUTORS", "RunResult", "execute_plan"]
 
 
 @dataclass
@@ -99,32 +99,26 @@ class _Scheduler:
 
 
 class _Tee:
-    """An event buffer that also hands each event to a listener (the CLI's progress display)."""
+    """An event buffer that also hands each event to listeners (the CLI's progress display, the
+    run listeners of integrations)."""
 
-    def __init__(self, buffer: EventWriter, listener: Callable[[Event], None]) -> None:
-        self._buffer, self._listener = buffer, listener
+    def __init__(self, buffer: EventWriter, listeners: list[Callable[[Event], None]]) -> None:
+        self._buffer, self._listeners = buffer, listeners
 
     def add(self, event: Event) -> None:
         self._buffer.add(event)
-        self._listener(event)
+        for listener in self._listeners:
+            listener(event)
 
     def add_many(self, events: list[Event]) -> None:
         for event in events:
             self.add(event)
 
+    def flush(self) -> None:
+        self._buffer.flush()
+
     def close(self) -> None:
         self._buffer.close()
-
-
-# The state a forked process-pool worker inherits: set right before the pool forks.
-_FORKED_ENV: StepEnv | None = None
-
-
-def _run_in_forked_process(key: AssetKey) -> tuple[StepOutcome, list[Event]]:
-    assert _FORKED_ENV is not None
-    events: list[Event] = []
-    env = dataclasses.replace(_FORKED_ENV, emit=events.append)
-    return run_python_asset(env.graph.assets[key], env), events
 
 
 def execute_plan(
@@ -138,7 +132,7 @@ def execute_plan(
     selection: str | None = None,
     exclude: str | None = None,
     max_concurrency: int | None = None,
-    executor: str = "thread",
+    executor: str | StepExecutor = "thread",
     run_id: str | None = None,
     tags: Mapping[str, str] | None = None,
     keep_values: bool = False,
@@ -149,21 +143,22 @@ def execute_plan(
 ) -> RunResult:
     """Run every step of `run_plan`; Ctrl-C (KeyboardInterrupt) cancels the run cleanly.
 
-    `queued`: the record of a run taken from the queue (already marked running), executed under
-    its id instead of creating a new run."""
-    if executor not in EXECUTORS:
-        raise ExecutionError(f"Unknown executor '{executor}'. Use one of {EXECUTORS}.")
-    if executor == "process" and any(isinstance(m, MemoryIOManager) for m in io_managers.values()):
-        raise ExecutionError("The process executor cannot share in-memory IO managers; use Parquet.")
+    `executor` is "thread" (default), "process", "dask" or an executor object such as
+    `DaskExecutor(address=...)`. `queued`: the record of a run taken from the queue (already marked
+    running), executed under its id instead of creating a new run."""
+    step_executor = executor_named(executor)
+    step_executor.validate(io_managers)
     # IO managers are resources too; those given for this run win over same-named resources.
     run_resources = RunResources({**(resources or {}), **io_managers})
     check_resources(run_plan, run_resources)
     run_id = queued.run_id if queued is not None else run_id or new_run_id()
     cancel = cancel or threading.Event()
     buffer = EventWriter(store)
-    if listener is not None:
-        buffer = _Tee(buffer, listener)
-    buffer = StampingWriter(buffer, VersionStamper(run_plan.source, store, run_plan.asset_keys))
+    listeners = [guarded(found) for found in run_listeners(run_plan.source, io_managers)]
+    if listener is not None or listeners:
+        buffer = _Tee(buffer, [*([listener] if listener is not None else []), *listeners])
+    stamper = VersionStamper(run_plan.source, store, run_plan.asset_keys)
+    buffer = StampingWriter(buffer, stamper)
     env = StepEnv(run_id, run_plan.source, ResourceView(run_resources, io_managers), run_resources,
                   partition, partition_range, buffer.add, keep_values, _previous_schemas(store, run_plan),
                   store.dynamic_partitions.add)
@@ -175,11 +170,13 @@ def execute_plan(
                      data={"steps": len(run_plan.steps), "assets": len(run_plan.asset_keys)}))
     scheduler = _Scheduler(run_plan)
     values: dict[AssetKey, Any] = {}
-    workers = max_concurrency or min(32, (multiprocessing.cpu_count() or 1) + 4)
     try:
-        if executor == "process":  # set up before the workers fork, so they share one setup
+        if step_executor.name == "process":  # set up before the workers fork, so they share one setup
             run_resources.open_all(used_resources(run_plan))
-        _drive(scheduler, env, buffer, cancel, workers, executor, values)
+        pool = _open_pool(step_executor, RunScope(env, store, buffer, listener, cancel, max_concurrency,
+                                                  run_plan.steps, stamper), scheduler, env)
+        if pool is not None:
+            _drive(scheduler, env, cancel, pool, values)
     except KeyboardInterrupt:
         cancel.set()
     finally:
@@ -199,43 +196,57 @@ def _previous_schemas(store: EventStore, run_plan: Plan) -> dict[tuple[AssetKey,
             if event.data.get("metadata", {}).get("schema")}
 
 
-def _drive(scheduler: _Scheduler, env: StepEnv, buffer: EventWriter, cancel: threading.Event,
-           workers: int, executor: str, values: dict[AssetKey, Any]) -> None:
-    global _FORKED_ENV
-    threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="orch-step")
-    processes: Executor | None = None
-    if executor == "process":
-        _FORKED_ENV = env
-        processes = ProcessPoolExecutor(max_workers=workers,
-                                        mp_context=multiprocessing.get_context("fork"))
+def _open_pool(executor: StepExecutor, scope: RunScope, scheduler: _Scheduler, env: StepEnv) -> StepPool | None:
+    """The executor's pool for this run; None (every asset failed with the cause) when it cannot
+    start, e.g. a Dask scheduler out of reach."""
+    try:
+        return executor.open(scope)
+    except Exception as exc:
+        _fail_unstarted(scheduler, env, f"{type(exc).__name__}: {exc}")
+        return None
+
+
+def _fail_unstarted(scheduler: _Scheduler, env: StepEnv, cause: str) -> None:
+    for step in scheduler.plan.steps:
+        for key in step.assets:
+            scheduler.status.setdefault(key, FAILED)
+            scheduler.causes.setdefault(key, cause)
+    env.emit(Event(env.run_id, EventType.LOG, time.time(), message=cause, data={"level": "error"}))
+
+
+def _drive(scheduler: _Scheduler, env: StepEnv, cancel: threading.Event,
+           pool: StepPool, values: dict[AssetKey, Any]) -> None:
     running: dict[Future, Step] = {}
+    finished: queue.SimpleQueue[Future] = queue.SimpleQueue()  # O(1) per step, however many run
     try:
         while (scheduler.ready or running) and not cancel.is_set():
-            if processes is None and not running and _run_lone_step_inline(scheduler, env, values):
+            if pool.inline and not running and _run_lone_step_inline(scheduler, env, values):
                 continue
-            while scheduler.ready and len(running) < workers and not cancel.is_set():
+            while scheduler.ready and len(running) < pool.capacity and not cancel.is_set():
                 step = scheduler.steps[scheduler.ready.pop()]
-                future = _submit(step, scheduler, env, threads, processes, cancel)
-                if future is None:
-                    scheduler.finish(step.key)
-                else:
+                keys = _runnable(step, scheduler, env)
+                if keys:
+                    future = pool.submit(step, keys)
                     running[future] = step
+                    future.add_done_callback(finished.put)
+                else:
+                    scheduler.finish(step.key)
+            pool.flush()
             if not running:
                 continue
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            done = [finished.get()]
+            while not finished.empty():
+                done.append(finished.get())
             for future in done:
                 step = running.pop(future)
-                _collect(step, future, scheduler, env, buffer, values)
+                _collect(step, future, scheduler, env, values)
                 scheduler.finish(step.key)
     except KeyboardInterrupt:
         cancel.set()
     finally:
         if cancel.is_set() and running:
-            _drain(running, scheduler, env, buffer, values)
-        threads.shutdown(wait=not cancel.is_set(), cancel_futures=True)
-        if processes is not None:
-            processes.shutdown(wait=True, cancel_futures=True)
-            _FORKED_ENV = None
+            _drain(running, scheduler, env, values)
+        pool.close(canceled=cancel.is_set())
 
 
 PYTHON_GRACE_SECONDS = 2.0
@@ -269,7 +280,7 @@ def _canceled_while_running(scheduler: _Scheduler, env: StepEnv, key: AssetKey) 
     env.event(EventType.STEP_CANCELED, key, "canceled while running")
 
 
-def _drain(running: dict[Future, Step], scheduler: _Scheduler, env: StepEnv, buffer: EventWriter,
+def _drain(running: dict[Future, Step], scheduler: _Scheduler, env: StepEnv,
            values: dict[AssetKey, Any]) -> None:
     """After a cancel: batch runners (dbt) stop on the cancel event and are waited for; Python
     steps get a short grace and are then abandoned (their writes are atomic, so nothing half-written
@@ -284,7 +295,7 @@ def _drain(running: dict[Future, Step], scheduler: _Scheduler, env: StepEnv, buf
             if not done:
                 break
             for future in done:
-                _collect(running.pop(future), future, scheduler, env, buffer, values)
+                _collect(running.pop(future), future, scheduler, env, values)
     except KeyboardInterrupt:
         pass
     for step in running.values():
@@ -293,17 +304,8 @@ def _drain(running: dict[Future, Step], scheduler: _Scheduler, env: StepEnv, buf
     running.clear()
 
 
-def _submit(step: Step, scheduler: _Scheduler, env: StepEnv, threads: Executor,
-            processes: Executor | None, cancel: threading.Event) -> Future | None:
-    if step.runner is None:
-        key = step.assets[0]
-        cause = scheduler.blocker(key)
-        if cause is not None:
-            _skip(scheduler, env, key, cause)
-            return None
-        if processes is not None:
-            return processes.submit(_run_in_forked_process, key)
-        return threads.submit(run_python_asset, env.graph.assets[key], env)
+def _runnable(step: Step, scheduler: _Scheduler, env: StepEnv) -> tuple[AssetKey, ...]:
+    """The assets of `step` that should run; the others are recorded as skipped."""
     runnable = []
     for key in step.assets:  # in plan order, so in-step parents are decided first
         cause = scheduler.blocker(key)  # in-step parents that will run have no status yet
@@ -311,9 +313,7 @@ def _submit(step: Step, scheduler: _Scheduler, env: StepEnv, threads: Executor,
             _skip(scheduler, env, key, cause)
         else:
             runnable.append(key)
-    if not runnable:
-        return None
-    return threads.submit(_run_batch, step, tuple(runnable), env, cancel)
+    return tuple(runnable)
 
 
 def _skip(scheduler: _Scheduler, env: StepEnv, key: AssetKey, cause: str) -> None:
@@ -322,69 +322,18 @@ def _skip(scheduler: _Scheduler, env: StepEnv, key: AssetKey, cause: str) -> Non
     env.event(EventType.STEP_SKIPPED, key, f"skipped: {cause}", cause=cause)
 
 
-def _run_batch(step: Step, keys: tuple[AssetKey, ...], env: StepEnv, cancel: threading.Event) -> StepOutcome:
-    outcome = StepOutcome()
-    lock = threading.Lock()
-
-    def report(key: AssetKey, status: str, cause: str | None) -> None:
-        with lock:
-            if status == "blocked":
-                outcome.blocked[key] = cause or f"a blocking check on '{key}' failed"
-                return
-            outcome.statuses[key] = status
-            if cause:
-                outcome.causes[key] = cause
-            if status in (FAILED, SKIPPED, CANCELED):
-                env.event(_STATUS_EVENTS[status], key, cause)
-
-    context = BatchContext(env.run_id, step.key, keys, env.partition, env.partition_range, cancel,
-                           env.emit, report, env.resources)
-    started = time.time()
-    env.emit(Event(env.run_id, EventType.STEP_STARTED, started, step_key=step.key,
-                   partition=env.partition, data={"assets": [str(k) for k in keys]}))
-    try:
-        step.runner.run(context)
-    except Exception as exc:
-        for key in keys:
-            if key not in outcome.statuses:
-                report(key, FAILED, f"step '{step.key}' failed: {type(exc).__name__}: {exc}")
-        env.emit(Event(env.run_id, EventType.STEP_FAILED, time.time(), step_key=step.key,
-                       message=str(exc), data={"error": _error(exc)}))
-        return outcome
-    for key in keys:
-        if key not in outcome.statuses:
-            report(key, CANCELED if cancel.is_set() else FAILED,
-                   "canceled while running" if cancel.is_set()
-                   else f"step '{step.key}' reported no result for '{key}'")
-    done = sum(1 for k in keys if outcome.statuses[k] == SUCCEEDED)
-    if cancel.is_set() and done < len(keys):
-        end, message = EventType.STEP_CANCELED, f"canceled while running ({done} of {len(keys)} assets done)"
-    elif done < len(keys):
-        end, message = EventType.STEP_FAILED, f"{len(keys) - done} of {len(keys)} assets did not succeed"
-    else:
-        end, message = EventType.STEP_SUCCEEDED, None
-    env.emit(Event(env.run_id, end, time.time(), step_key=step.key, message=message,
-                   data={"seconds": time.time() - started}))
-    return outcome
-
-
-_STATUS_EVENTS = {FAILED: EventType.STEP_FAILED, SKIPPED: EventType.STEP_SKIPPED, CANCELED: EventType.STEP_CANCELED}
-
-
-def _collect(step: Step, future: Future, scheduler: _Scheduler, env: StepEnv, buffer: EventWriter,
+def _collect(step: Step, future: Future, scheduler: _Scheduler, env: StepEnv,
              values: dict[AssetKey, Any]) -> None:
     try:
         result = future.result()
-    except Exception as exc:  # a crash of the machinery, not of the user's function
+    except Exception as exc:  # the executor's own error (a lost worker), or a crash of the machinery
+        cause = str(exc) if isinstance(exc, ExecutionError) else f"step '{step.key}' crashed: {exc}"
         for key in step.assets:
             scheduler.status[key] = FAILED
-            scheduler.causes[key] = f"step '{step.key}' crashed: {exc}"
+            scheduler.causes[key] = cause
         env.emit(Event(env.run_id, EventType.STEP_FAILED, time.time(), step_key=step.key,
                        message=str(exc), data={"error": _error(exc)}))
         return
-    if isinstance(result, tuple):  # from a process worker: its events come back with it
-        result, events = result
-        buffer.add_many(events)
     scheduler.record(result)
     values.update(result.values)
 

@@ -85,6 +85,11 @@ class RunResources(Mapping[str, Any]):
     def __contains__(self, name: object) -> bool:
         return name in self._configured
 
+    def __reduce__(self) -> tuple:
+        # Sent to another process (a Dask worker): the resources as configured, set up there anew
+        # on first use and torn down when that process is done with the run.
+        return (RunResources, (self._configured,))
+
     def open_all(self, names: Iterable[str]) -> None:
         """Set up these resources now (before a process pool forks, so its workers share them)."""
         for name in names:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from orchestrator.automation.staleness import data_version_of
@@ -32,6 +33,30 @@ class VersionStamper:
             if event.id is not None and event.id >= self._newest.get(key, (-1, ""))[0]:
                 self._newest[key] = (event.id, version)
         self._seq = 1 << 62  # in-run materializations are newer than anything stored
+
+    @classmethod
+    def seeded(cls, graph: AssetGraph, versions: dict[tuple[AssetKey, str | None], str]) -> VersionStamper:
+        """A stamper elsewhere (a Dask worker) that starts from versions this run's stamper gave it."""
+        stamper = cls.__new__(cls)
+        stamper._graph, stamper._lock = graph, threading.Lock()
+        stamper._versions, stamper._newest, stamper._seq = dict(versions), {}, 1 << 62
+        return stamper
+
+    def versions_for(self, keys: tuple[AssetKey, ...], partition_of: Callable[[AssetKey], str | None],
+                     ) -> dict[tuple[AssetKey, str | None], str]:
+        """The versions the parents of `keys` have now (as each key's partition reads them), as
+        `seeded` takes them."""
+        with self._lock:
+            found = {(p, partition_of(k)): self._version(p, partition_of(k))
+                     for k in keys for p in self._graph.parents(k)}
+        return {k: v for k, v in found.items() if v is not None}
+
+    def record(self, key: AssetKey, partition: str | None, version: str) -> None:
+        """A materialization stamped elsewhere: later stamps here see its version."""
+        with self._lock:
+            self._versions[(key, partition)] = version
+            self._seq += 1
+            self._newest[key] = (self._seq, version)
 
     def _version(self, key: AssetKey, partition: str | None) -> str | None:
         found = self._versions.get((key, partition)) or self._versions.get((key, None))
@@ -72,6 +97,9 @@ class StampingWriter:
 
     def add_many(self, events: list[Event]) -> None:
         self._writer.add_many([self._stamper.stamp(e) for e in events])
+
+    def flush(self) -> None:
+        self._writer.flush()
 
     def close(self) -> None:
         self._writer.close()

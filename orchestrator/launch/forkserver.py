@@ -89,6 +89,9 @@ def preload(ws: Workspace) -> None:
     import orchestrator.launch.worker  # noqa: F401
     from orchestrator.storage.sql import normalise_url
 
+    if os.environ.get("ORCH_EXECUTOR") == "dask":  # distributed takes ~1 s to import: once, not per run
+        import orchestrator.execution.executors.dask  # noqa: F401
+
     if ws.storage_url and ws.storage_url.split(":", 1)[0] != "memory":
         normalise_url(ws.storage_url).get_dialect().import_dbapi()
     else:

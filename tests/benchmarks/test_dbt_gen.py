@@ -144,7 +144,7 @@ def test_every_lineage_edge_joins_existing_columns(built: Built) -> None:
         assert target["column"] in columns(target["asset"]), edge
         assert source["column"] in columns(source["asset"]), edge
         assert source["asset"] in built.truth["assets"][target["asset"]]["parents"], edge
-        assert edge["kind"] in ("direct", "transform", "aggregate")
+        assert edge["kind"] in ("window", "direct", "transform", "aggregate")
     for edge in filters:
         assert edge["source"]["column"] in columns(edge["source"]["asset"]), edge
         assert edge["target"]["column"] is None
@@ -190,3 +190,21 @@ def test_command_line_writes_a_project(tmp_path: Path, capsys: pytest.CaptureFix
     assert summary["models"] == 40
     assert (tmp_path / "cli" / "dbt_project.yml").exists()
     assert Path(summary["lineage"]).exists()
+
+
+def test_the_realistic_shape_moves_folders_adds_a_package_and_keeps_the_truth(tmp_path):
+    from benchmarks.dbt_gen.realistic import make_realistic
+
+    made = generate_project(tmp_path / "real", MODELS, seed=SEED)
+    truth = made.lineage_path.read_text()
+    done = make_realistic(made, share=0.5, introspective=2)
+    root = made.root
+    assert done == {"models": MODELS, "with_macros": MODELS // 2, "introspective": 2}
+    assert not (root / "models").exists() and (root / "transform" / "staging").is_dir()
+    assert 'model-paths: ["transform"]' in (root / "dbt_project.yml").read_text()
+    assert (root / "packages" / "bench_utils" / "macros" / "warehouse_note.sql").exists()
+    sql = [p.read_text() for p in (root / "transform").rglob("*.sql")]
+    assert sum("bench_utils.audit_header" in s for s in sql) == MODELS // 2
+    assert sum("bench_utils.warehouse_note" in s for s in sql) == 2
+    assert all(s.index("config(") < s.index("bench_utils") for s in sql if "config(" in s and "bench_utils" in s)
+    assert made.lineage_path.read_text() == truth

@@ -189,7 +189,7 @@ def test_a_range_is_one_invocation_with_vars_and_event_time_flags(nodes, tmp_pat
     context = BatchContext("run", "dbt[0]", (K("marts/fct_daily_revenue"), K("marts/fct_daily_events")),
                            "2024-03-01...2024-03-10", PartitionRange("2024-03-01", "2024-03-10"),
                            threading.Event(), lambda e: None, lambda *a: None)
-    args = runner.range_args(context)
+    args, range_vars = runner.range_args(context)
     assert args[args.index("--event-time-start") + 1] == "2024-03-01 00:00:00"
     assert args[args.index("--event-time-end") + 1] == "2024-03-11 00:00:00"
-    assert json.loads(args[args.index("--vars") + 1]) == {"start": "2024-03-01", "end": "2024-03-11"}
+    assert range_vars == {"start": "2024-03-01", "end": "2024-03-11"}

@@ -6,7 +6,7 @@ import pytest
 
 from integrations import lineage
 from integrations.lineage.graph import ColumnLineageGraph
-from integrations.lineage.model import AssetLineage, leaf
+from integrations.lineage.model import AGGREGATE, DIRECT, TRANSFORM, AssetLineage, leaf
 from orchestrator.errors import UnknownAssetError
 
 SCHEMA = {"orders": {"id": "int", "customer_id": "int", "amount": "double", "status": "varchar"},
@@ -33,10 +33,10 @@ def test_bad_sql_raises_a_lineage_error_with_the_position():
 def _graph() -> ColumnLineageGraph:
     return ColumnLineageGraph({
         "raw/orders": leaf("raw/orders", ["id", "amount"]),
-        "stg/orders": AssetLineage("stg/orders", {"order_id": {("raw/orders", "id"): 1},
-                                                  "cents": {("raw/orders", "amount"): 2}},
+        "stg/orders": AssetLineage("stg/orders", {"order_id": {("raw/orders", "id"): DIRECT},
+                                                  "cents": {("raw/orders", "amount"): TRANSFORM}},
                                    frozenset({("raw/orders", "amount", "where")})),
-        "mart/revenue": AssetLineage("mart/revenue", {"total": {("stg/orders", "cents"): 3}},
+        "mart/revenue": AssetLineage("mart/revenue", {"total": {("stg/orders", "cents"): AGGREGATE}},
                                      frozenset({("stg/orders", "order_id", "group_by")})),
         "broken": AssetLineage("broken", None, error="SQL does not parse"),
     })

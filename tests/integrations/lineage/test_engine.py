@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from integrations.lineage.engine import Unit, compute, levels
-from integrations.lineage.model import DIRECT, TRANSFORM
+from integrations.lineage.model import AGGREGATE, DIRECT, TRANSFORM
 from integrations.lineage.parallel import Runner, Task
 from integrations.lineage.schemas import DocumentedSchemas, Layers, RecordedSchemas
 from integrations.lineage.store import LineageStore
@@ -42,7 +42,7 @@ def test_a_failure_stays_with_its_asset_and_children_fall_back_to_the_layers():
     results = compute(broken, layers, workers=1)
     assert results["stg/orders"].columns is None and "does not parse" in results["stg/orders"].error
     assert results["mart/orders"].column_names == ["order_id", "cents"]
-    assert results["mart/totals"].columns["total"] == {("mart/orders", "cents"): 3}
+    assert results["mart/totals"].columns["total"] == {("mart/orders", "cents"): AGGREGATE}
 
 
 def test_a_star_over_unknown_columns_is_an_error_naming_the_asset():

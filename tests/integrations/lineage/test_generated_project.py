@@ -49,3 +49,22 @@ def test_nothing_changed_means_nothing_recomputed(generated):
     dbt_column_lineage(project)
     again = dbt_column_lineage(project)
     assert again.stats["recomputed"] == 0 and again.stats["reused"] == 150
+
+
+def test_every_edge_joins_columns_that_exist(generated):
+    """Properties of the whole generated project's lineage, whatever the generator drew: an edge
+    never names a column its asset lacks, a window edge is also a window filter edge of its
+    model, and no model reads itself."""
+    project, _ = generated
+    graph = dbt_column_lineage(project)
+    columns = {key: set(lineage.column_names or ()) for key, lineage in graph.assets.items()}
+    edges = graph.edges()
+    assert edges
+    for edge in edges:
+        assert edge.source.column in columns[edge.source.asset], edge
+        assert edge.target.column in columns[edge.target.asset], edge
+        assert edge.source.asset != edge.target.asset, edge
+    window_filters = {(e.source.asset, e.source.column, e.target.asset) for e in graph.filter_edges()
+                      if e.clause == "window"}
+    windows = [(e.source.asset, e.source.column, e.target.asset) for e in edges if e.kind == "window"]
+    assert windows and set(windows) <= window_filters

@@ -104,7 +104,8 @@ def test_incremental_snapshot_and_seed(orch):
 def test_a_model_that_does_not_parse_is_an_error_and_the_rest_goes_on(orch):
     found = json.loads(orch("lineage", "--columns", "--json").output)
     errors = {e["asset"]: e["message"] for e in found["errors"]}
-    assert list(errors) == ["lineage_cases/unparseable"]
+    assert sorted(errors) == ["lineage_cases/stray_comma", "lineage_cases/unknown_column",
+                              "lineage_cases/unparseable"]
     assert "does not parse" in errors["lineage_cases/unparseable"]
     assert found["assets"]["lineage_cases/unparseable"]["columns"] is None
     edges = _edges(found)
@@ -144,3 +145,66 @@ def test_results_are_saved_and_read_back(lakehouse, tmp_path):
     again = column_lineage(load_definitions(str(lakehouse.defs_path)), home=tmp_path)
     assert first.stats["recomputed"] > 10 and again.stats["recomputed"] == 0
     assert [e.as_dict() for e in again.edges()] == [e.as_dict() for e in first.edges()]
+
+
+def test_a_column_its_upstream_does_not_have_is_an_error_naming_both(orch):
+    found = json.loads(orch("lineage", "--columns", "--select", "lineage_cases/unknown_column", "--json").output)
+    [error] = found["errors"]
+    assert error["asset"] == "lineage_cases/unknown_column"
+    assert error["message"].startswith("column 'amount_usd' does not exist in 'marts/fct_orders'.")
+    assert "Did you mean 'amount_paid'?" in error["message"]
+    assert found["edges"] == []  # no edge to a column that does not exist
+
+
+def test_sql_sqlglot_accepts_but_the_warehouse_rejects_is_that_models_error(orch):
+    found = json.loads(orch("lineage", "--columns", "--select", "lineage_cases/stray_comma", "--json").output)
+    [error] = found["errors"]
+    assert error["asset"] == "lineage_cases/stray_comma"
+    assert error["message"] == 'the warehouse rejects this SQL (DuckDB: Parser Error: syntax error at or near ",")'
+
+
+def test_window_partition_and_order_columns_are_window_edges_of_the_column(orch):
+    found = json.loads(orch("lineage", "column", "lineage_cases/ranked_orders.order_number", "--json").output)
+    assert _edges(found) == {
+        ("marts/fct_orders", "customer_id", "lineage_cases/ranked_orders", "order_number"): "window",
+        ("marts/fct_orders", "order_date", "lineage_cases/ranked_orders", "order_number"): "window",
+        ("intermediate/int_order_payments", "customer_id", "marts/fct_orders", "customer_id"): "direct",
+        ("intermediate/int_order_payments", "order_date", "marts/fct_orders", "order_date"): "direct",
+        ("staging/stg_orders", "customer_id", "intermediate/int_order_payments", "customer_id"): "direct",
+        ("staging/stg_orders", "order_date", "intermediate/int_order_payments", "order_date"): "direct",
+        ("raw/orders", "customer_id", "staging/stg_orders", "customer_id"): "direct",
+        ("raw/orders", "order_date", "staging/stg_orders", "order_date"): "transform",
+    }
+
+
+def test_a_column_answer_says_when_an_upstream_on_its_path_failed(orch):
+    result = orch("lineage", "column", "lineage_cases/after_unparseable.day", "--json")
+    found = json.loads(result.output)
+    assert _edges(found) == {("lineage_cases/unparseable", "order_date", "lineage_cases/after_unparseable",
+                              "day"): "direct"}
+    [warning] = found["warnings"]
+    assert warning["asset"] == "lineage_cases/unparseable"
+    assert warning["message"].startswith("partial: upstream 'lineage_cases/unparseable' has a lineage error: "
+                                         "SQL does not parse")
+    text = orch("lineage", "column", "lineage_cases/after_unparseable.day").output
+    assert "warning: partial: upstream 'lineage_cases/unparseable' has a lineage error" in text
+    clean = json.loads(orch("lineage", "column", "marts/fct_orders.order_id", "--json").output)
+    assert clean["warnings"] == []
+
+
+def test_a_run_the_warehouse_refused_is_a_warning_on_that_model(lakehouse, tmp_path):
+    import time
+
+    from integrations.lineage import column_lineage
+    from orchestrator import MemoryEventStore
+    from orchestrator.keys import AssetKey
+    from orchestrator.storage.events import Event, EventType
+
+    store = MemoryEventStore()
+    store.append([Event("a" * 32, EventType.STEP_FAILED, time.time(), step_key="dbt[0]",
+                        asset_key=AssetKey.parse("marts/dim_customers"),
+                        message="dbt error in 'marts/dim_customers': Parser Error: syntax error at or near \",\"")])
+    graph = column_lineage(load_definitions(str(lakehouse.defs_path)), store=store, home=tmp_path)
+    [warning] = [w for w in graph.warnings() if w["asset"] == "marts/dim_customers"]
+    assert warning["message"].startswith("the warehouse rejected its SQL in run aaaaaaaa: dbt error")
+    assert graph.columns("marts/dim_customers")  # its lineage is still there

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
+from integrations.lineage.model import DIRECT, TRANSFORM
 from integrations import lineage
 from integrations.lineage.declared import declared_lineage
 from orchestrator import Definitions, MemoryEventStore, asset, materialize
@@ -40,7 +41,7 @@ def test_sql_run_through_the_helper_is_recorded_and_its_lineage_inferred(tmp_pat
     paid = graph.assets["shop/paid_orders"]
     assert paid.origin == "python_sql"
     assert paid.column_names == ["id", "amount", "status", "gross"]  # `*` from the recorded Arrow schema
-    assert paid.columns["gross"] == {("raw/orders", "amount"): 2}
+    assert paid.columns["gross"] == {("raw/orders", "amount"): TRANSFORM}
     assert paid.filters == {("raw/orders", "status", "where")}
     assert graph.assets["raw/orders"].schema_source == "recorded"
     upstream = {(e.source.asset, e.source.column, e.kind) for e in graph.upstream("shop/revenue", "revenue")}
@@ -62,14 +63,14 @@ def test_declare_sql_gives_lineage_before_any_run(tmp_path):
         return orders
 
     graph = lineage.column_lineage(Definitions(assets=[orders, labelled]), home=tmp_path)
-    assert graph.assets["shop/labelled"].columns == {"id": {("raw/orders", "id"): 1},
-                                                     "status": {("raw/orders", "status"): 2}}
+    assert graph.assets["shop/labelled"].columns == {"id": {("raw/orders", "id"): DIRECT},
+                                                     "status": {("raw/orders", "status"): TRANSFORM}}
 
 
 def test_declarations_accept_tuples_dicts_and_strings_and_report_mistakes():
     found = declared_lineage("x", {"a": [("up", "a")], "b": [{"asset": "up", "column": "b", "kind": "direct"}],
                                    "c": ["up.c", {"asset": "up", "column": "k", "kind": "filter", "clause": "join"}]})
-    assert found.columns == {"a": {("up", "a"): 2}, "b": {("up", "b"): 1}, "c": {("up", "c"): 2}}
+    assert found.columns == {"a": {("up", "a"): TRANSFORM}, "b": {("up", "b"): DIRECT}, "c": {("up", "c"): TRANSFORM}}
     assert found.filters == {("up", "k", "join")}
     bad = declared_lineage("x", {"a": [("up", "a", "copied")]})
     assert bad.columns is None and "Unknown column lineage kind 'copied'" in bad.error

@@ -4,7 +4,7 @@ The JSON holds `columns` (each output column, in order, with its upstream [table
 `filters` ([table, column, clause]) or `error` (a part of the message), and `options`:
 `self_table` (an incremental model's own relation), `dbt` (set dbt's ephemeral CTEs aside),
 `schema` (instead of the shared schema.json), `functions` (table function calls that are dbt
-sources read in place -> their table).
+sources read in place -> their table), `exact` (tables whose column lists are complete).
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def test_sql_case(case: Path):
     schema = options.get("schema", SCHEMA)
     sql = case.read_text()
     functions = {call: tuple(parts) for call, parts in options.get("functions", {}).items()}
-    run = {"self_table": options.get("self_table"), "dbt": options.get("dbt", False), "functions": functions}
+    run = {"self_table": options.get("self_table"), "dbt": options.get("dbt", False), "functions": functions,
+           "exact": options.get("exact")}
     if "error" in expected:
         with pytest.raises(SqlLineageError, match=expected["error"]):
             analyze(parse(sql), schema, **run)

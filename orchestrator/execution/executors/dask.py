@@ -1,0 +1,419 @@
+"""DaskExecutor: each ready step is one task on a Dask cluster. The only module that imports dask.
+
+Without an address a `LocalCluster` starts for the run (one worker process per core, one thread
+each); with one, the run's steps go to that scheduler. Values move through the IO managers, never
+through Dask's memory: a task returns only its step's outcome. What every step needs (graph, IO
+managers, resources) is pickled once per run and replicated to the workers. A contiguous dbt
+segment is one step, so one task on one worker (one dbt invocation).
+
+Events: with a PostgreSQL store every worker appends its steps' events itself; otherwise (SQLite,
+memory) workers publish them to the scheduler in batches and this process appends them in order.
+Faults: a worker that dies mid-step fails that attempt; the step is submitted again, to another
+worker, while its assets' retry policy allows. Losing the scheduler fails the run's open steps with
+a clear error. A cancel interrupts the run's running steps on every worker.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from concurrent.futures import Future
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import cloudpickle
+import dask
+from distributed import Client, KilledWorker, LocalCluster, get_worker
+from dask.utils import format_bytes
+from distributed.system import MEMORY_LIMIT
+
+from orchestrator.errors import ExecutionError
+from orchestrator.execution.executors.base import RunScope, StepExecutor, StepPool, refuse_memory_io
+from orchestrator.execution.executors.remote import (
+    RunPayload, StepTask, TaskResult, cancel_run, forget_run, loads, run_environ, run_step, shippable,
+)
+from orchestrator.execution.plan import Step
+from orchestrator.execution.python_step import CANCELED, StepOutcome
+from orchestrator.hints import needed_resources
+from orchestrator.io.base import IOManager
+from orchestrator.keys import AssetKey
+from orchestrator.storage.events import EventType
+
+TOPIC = "orch-events"
+MAX_REQUEUES = 3  # times a step assigned to a worker that died before it began is sent elsewhere
+RESULT_WAIT_SECONDS = 2.0  # a finished task's result message is normally there first
+_BROADCAST_TIMEOUT = 5
+
+
+@dataclass(frozen=True)
+class DaskExecutor(StepExecutor):
+    """Run steps on Dask: `address` of a scheduler (tcp://host:8786), or None for a LocalCluster.
+
+    LocalCluster settings: `n_workers` (default: one per core), `threads_per_worker`, and
+    `resources` every worker declares besides CPU (its threads) and MEMORY (its memory limit),
+    e.g. {"gpu": 1} for assets with `ComputeHints(worker="gpu")`.
+    """
+
+    address: str | None = None
+    n_workers: int | None = None
+    threads_per_worker: int = 1
+    resources: Mapping[str, float] = field(default_factory=dict)
+    local_directory: str | None = None
+    connect_timeout: float = 10.0
+    name = "dask"
+
+    def validate(self, io_managers: Mapping[str, IOManager]) -> None:
+        refuse_memory_io(io_managers, "dask", "each step runs in a worker process, possibly on another machine")
+
+    def open(self, scope: RunScope) -> StepPool:
+        return DaskPool(self, scope)
+
+    def connect(self) -> tuple[Client, LocalCluster | None]:
+        """A client of the scheduler at `address`, or of a new LocalCluster (returned to be closed)."""
+        if self.address:
+            try:
+                return Client(self.address, timeout=self.connect_timeout, set_as_default=False), None
+            except (OSError, TimeoutError) as exc:
+                raise ExecutionError(
+                    f"Cannot reach the Dask scheduler at {self.address} (waited {self.connect_timeout:g}s): "
+                    f"{exc}. Start one (`dask scheduler`), fix --dask-address / ORCH_DASK_ADDRESS, or leave "
+                    "it out to run on a LocalCluster."
+                ) from exc
+        workers = self.n_workers or _cores()
+        memory = MEMORY_LIMIT // workers
+        # allowed-failures 0: a worker death fails the attempt at once, and the assets' retry
+        # policies (not Dask's own count) decide whether it runs again.
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=self.threads_per_worker, processes=True,
+                memory_limit=memory, dashboard_address=":0", local_directory=self.local_directory,
+                resources={"CPU": self.threads_per_worker, "MEMORY": memory, **self.resources},
+            )
+        return Client(cluster, set_as_default=False), cluster
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _dask_task(task: StepTask, payload: bytes) -> TaskResult:
+    """The task every step becomes; runs on a worker."""
+    worker = get_worker()
+    return run_step(task, payload, lambda message: worker.log_event(TOPIC, message), worker.address)
+
+
+@dataclass
+class _Attempt:
+    step: Step
+    keys: tuple[AssetKey, ...]
+    outcome: Future
+    number: int = 1
+    token: str = ""
+    requeued: int = 0
+
+
+class DaskPool(StepPool):
+    def __init__(self, config: DaskExecutor, scope: RunScope) -> None:
+        self.scope = scope
+        self.run_id = scope.env.run_id
+        self.capacity = scope.max_concurrency or 100_000  # the scheduler queues what workers cannot take yet
+        self.client, self.cluster = config.connect()
+        self.address = self.client.scheduler.address
+        self.broken: str | None = None
+        self.closed = False
+        self._lock = threading.Condition()
+        self._futures: dict[str, tuple[Any, _Attempt]] = {}
+        self._started: set[str] = set()  # attempts whose worker began them (events came back)
+        self._done: queue.Queue = queue.Queue()
+        self._workers: dict[str, Any] = {}
+        self._pending: list[_Attempt] = []
+        self.direct = False
+        try:
+            url, direct = _store_address(scope.store)
+            payload = RunPayload(shippable(scope.env), {s.key: s for s in scope.steps}, url, direct,
+                                 direct and scope.listener is not None, run_environ())
+            self.direct = direct
+            if direct:  # the run's first events get their ids before any worker appends
+                scope.buffer.flush()
+            self.client.subscribe_topic(TOPIC, self._on_events)
+            self.payload = self.client.scatter(_dumps(payload), broadcast=True, hash=False)
+        except BaseException:
+            self._close_client()
+            raise
+        threading.Thread(target=self._collect_forever, name="orch-dask-results", daemon=True).start()
+        threading.Thread(target=self._watch_cancel, name="orch-dask-cancel", daemon=True).start()
+
+    # -- submitting -------------------------------------------------------------------------------
+
+    def submit(self, step: Step, keys: tuple[AssetKey, ...]) -> Future[StepOutcome]:
+        attempt = _Attempt(step, keys, Future())
+        self._pending.append(attempt)  # sent by flush(), all ready steps in one message
+        return attempt.outcome
+
+    def flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if batch:
+            self._submit(*batch)
+
+    def _submit(self, *attempts: _Attempt) -> None:
+        groups: dict[tuple, list[tuple[_Attempt, StepTask]]] = {}
+        for attempt in attempts:
+            try:
+                if self.broken:
+                    raise ExecutionError(self.broken)
+                resources = self._resources(attempt)
+            except Exception as exc:
+                attempt.outcome.set_exception(exc)
+                continue
+            attempt.token = f"orch-{_slug(attempt.step.key)}-{self.run_id[:8]}-{attempt.number}-{uuid.uuid4().hex[:6]}"
+            versions = None
+            if self.direct and self.scope.stamper is not None:
+                versions = self.scope.stamper.versions_for(attempt.keys, self.scope.env.partition_of)
+            task = StepTask(self.run_id, attempt.step.key, attempt.keys, attempt.number, attempt.token, versions)
+            groups.setdefault(tuple(sorted(resources.items())), []).append((attempt, task))
+        for resources, group in groups.items():
+            try:
+                futures = self.client.map(_dask_task, [t for _, t in group], [self.payload] * len(group),
+                                          key=[a.token for a, _ in group], pure=False,
+                                          resources=dict(resources) or None, retries=0)
+            except Exception as exc:
+                for attempt, _ in group:
+                    attempt.outcome.set_exception(exc)
+                continue
+            with self._lock:
+                for (attempt, _), future in zip(group, futures, strict=True):
+                    self._futures[attempt.token] = (future, attempt)
+            for future in futures:
+                future.add_done_callback(self._done.put)
+
+    def _resources(self, attempt: _Attempt) -> dict[str, float]:
+        """The step's compute hints as Dask resources; a clear error when no worker offers them."""
+        wanted = needed_resources(self.scope.env.graph.assets[k].hints for k in attempt.keys)
+        if not wanted:
+            return wanted
+        for refresh in (False, True):
+            if refresh or not self._workers:
+                self._workers = self.client.scheduler_info(n_workers=-1)["workers"]
+            if any(all(w.get("resources", {}).get(k, 0) >= v for k, v in wanted.items())
+                   for w in self._workers.values()):
+                return wanted
+        offered = sorted({_show({k: v}) for w in self._workers.values() for k, v in w.get("resources", {}).items()})
+        raise ExecutionError(
+            f"Step '{attempt.step.key}' needs {_show(wanted)} (its assets' compute hints), but no worker of the "
+            f"Dask cluster at {self.address} offers that (they offer: {', '.join(offered) or 'no resources'}). "
+            "Start workers with e.g. `dask worker ADDRESS --resources \"CPU=4,MEMORY=16e9,gpu=1\"`, or "
+            "DaskExecutor(resources={...}) for a LocalCluster."
+        )
+
+    # -- results ------------------------------------------------------------------------------------
+
+    def _on_events(self, event: tuple[float, dict[str, Any]]) -> None:
+        """Messages workers publish, in the order they sent them (on the client's event loop): event
+        batches, and last the attempt's result, which settles the step at once."""
+        message = event[1]
+        if message.get("run") != self.run_id or self.closed:
+            return
+        token = message["token"]
+        if "events" in message:
+            self.scope.buffer.add_many(loads(message["events"]))
+        if "result" not in message:
+            with self._lock:
+                self._started.add(token)
+            return
+        with self._lock:
+            self._started.discard(token)
+            _, attempt = self._futures.pop(token, (None, None))
+        if attempt is not None:
+            self._deliver(attempt, loads(message["result"]))
+
+    def _deliver(self, attempt: _Attempt, result: TaskResult) -> None:
+        if self.scope.stamper is not None:
+            for (key, partition), version in result.versions.items():
+                self.scope.stamper.record(key, partition, version)
+        if self.scope.listener is not None:
+            for shown in result.events:
+                self.scope.listener(shown)
+        if not attempt.outcome.done():
+            attempt.outcome.set_result(result.outcome)
+
+    def _collect_forever(self) -> None:
+        while True:
+            future = self._done.get()
+            if future is None:
+                return
+            with self._lock:
+                _, attempt = self._futures.get(future.key, (None, None))
+            if attempt is None:  # settled by its result message already
+                continue
+            try:
+                self._settle(future, attempt)
+            except BaseException as exc:  # never leave the run waiting on a step
+                if not attempt.outcome.done():
+                    attempt.outcome.set_exception(exc)
+            finally:
+                with self._lock:
+                    self._futures.pop(future.key, None)
+
+    def _settle(self, future: Any, attempt: _Attempt) -> None:
+        """A task that ended without its result message: failed, its worker died, the scheduler was
+        lost, or (rarely) the message is late."""
+        if future.status == "finished":
+            deadline = time.monotonic() + RESULT_WAIT_SECONDS
+            while time.monotonic() < deadline:
+                with self._lock:
+                    if attempt.token not in self._futures:
+                        return  # the message came
+                time.sleep(0.01)
+            self._deliver(attempt, future.result())
+            return
+        if future.status == "cancelled" or self.client.status not in ("running", "newly-created"):
+            if self.scope.cancel.is_set():
+                attempt.outcome.set_result(_canceled(attempt.keys))
+                return
+            self.broken = self.broken or (
+                f"Lost the Dask scheduler at {self.address} while step '{attempt.step.key}' ran "
+                f"({_reason(future)}). The run failed; once the scheduler is back, re-execute it from failure "
+                "(only what did not succeed runs again)."
+            )
+            attempt.outcome.set_exception(ExecutionError(self.broken))
+            return
+        error = future.exception()
+        if isinstance(error, KilledWorker) or _worker_lost(error):
+            self._retry_or_fail(attempt, error)
+            return
+        attempt.outcome.set_exception(error)
+
+    def _began(self, attempt: _Attempt, worker: str) -> bool:
+        """Whether the dead worker had begun the attempt (its STEP_STARTED came back or reached the
+        store), or only had it queued."""
+        with self._lock:
+            if attempt.token in self._started:
+                self._started.discard(attempt.token)
+                return True
+        if not self.direct:
+            return False
+        started = self.scope.store.events(self.run_id, types=[EventType.STEP_STARTED])
+        return any(e.step_key == attempt.step.key and e.data.get("worker") == worker
+                   and e.data.get("attempt") == attempt.number for e in started)
+
+    def _retry_or_fail(self, attempt: _Attempt, error: BaseException) -> None:
+        graph = self.scope.env.graph
+        policies = [graph.assets[k].retry for k in attempt.keys]
+        policy = max(policies, key=lambda p: p.attempts)
+        worker = getattr(getattr(error, "last_worker", None), "address", None) or "?"
+        began = self._began(attempt, worker)
+        if not began and attempt.requeued < MAX_REQUEUES and not self.scope.cancel.is_set():
+            # queued on the worker that died, not yet begun: it runs elsewhere, no attempt used
+            self._submit(replace(attempt, requeued=attempt.requeued + 1))
+            return
+        where = f"The Dask worker {worker} running step '{attempt.step.key}' died (attempt {attempt.number}/{policy.attempts})"
+        if attempt.number >= policy.attempts or self.scope.cancel.is_set():
+            attempt.outcome.set_exception(ExecutionError(
+                f"{where}. Give its asset a retry policy (retry=RetryPolicy(attempts=2)) to run it again on "
+                "another worker."))
+            return
+        delay = policy.delay(attempt.number)
+        for key in attempt.keys:
+            self.scope.env.event(EventType.STEP_RETRY, key, f"{where}; retrying on another worker in {delay:.1f}s",
+                                 attempt=attempt.number, worker=worker)
+        again = replace(attempt, number=attempt.number + 1)
+        if delay > 0:
+            threading.Timer(delay, self._submit, (again,)).start()
+        else:
+            self._submit(again)
+
+    # -- cancel and close ---------------------------------------------------------------------------
+
+    def _watch_cancel(self) -> None:
+        while not self.closed:
+            if self.scope.cancel.wait(0.5) and not self.closed:
+                self._broadcast(cancel_run)
+                return
+
+    def _broadcast(self, function: Any) -> None:
+        if self.broken:
+            return
+        try:
+            self.client.sync(self.client._run, function, self.run_id, on_error="ignore",
+                             callback_timeout=_BROADCAST_TIMEOUT)
+        except Exception:  # best effort: workers that miss it drop the run when its tasks end
+            pass
+
+    def close(self, canceled: bool) -> None:
+        self.closed = True
+        with self._lock:
+            leftover = [f for f, _ in self._futures.values()]
+        if leftover and not self.broken:
+            with suppress(Exception):
+                self.client.cancel(leftover, force=True)
+        self._broadcast(forget_run)
+        self._done.put(None)
+        self._close_client()
+
+    def _close_client(self) -> None:
+        with suppress(Exception):
+            self.client.unsubscribe_topic(TOPIC)
+        with suppress(Exception):
+            self.client.close(timeout=5)
+        if self.cluster is not None:
+            with suppress(Exception):
+                self.cluster.close(timeout=10)
+
+
+def _store_address(store: Any) -> tuple[str | None, bool]:
+    """(URL with password, workers write directly) for SQL stores; (None, False) for memory."""
+    url = getattr(store, "url", None)
+    if url is None or not hasattr(url, "render_as_string"):
+        return None, False
+    return url.render_as_string(hide_password=False), url.get_backend_name() == "postgresql"
+
+
+def _dumps(payload: RunPayload) -> bytes:
+    """cloudpickle, with the user's definitions file (loaded by path, so not importable by name on a
+    worker) pickled by value; modules it imports must be importable on the workers."""
+    for name, module in list(sys.modules.items()):
+        if name.startswith("_orch_defs_") and module is not None:
+            cloudpickle.register_pickle_by_value(module)
+    try:
+        return cloudpickle.dumps(payload)
+    except Exception as exc:
+        raise ExecutionError(
+            f"Cannot send this run's definitions to Dask workers: {type(exc).__name__}: {exc}. Everything a "
+            "step uses (IO managers, resources, asset functions' globals) must be picklable."
+        ) from exc
+
+
+def _canceled(keys: tuple[AssetKey, ...]) -> StepOutcome:
+    outcome = StepOutcome()
+    for key in keys:
+        outcome.statuses[key] = CANCELED
+        outcome.causes[key] = "the run was canceled while it ran"
+    return outcome
+
+
+def _worker_lost(error: BaseException | None) -> bool:
+    text = f"{type(error).__name__}: {error}"
+    return any(s in text for s in ("CommClosedError", "worker died", "lost", "StreamClosedError"))
+
+
+def _reason(future: Any) -> str:
+    try:
+        return str(future.exception()) or "connection lost"
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}".strip(": ")
+
+
+def _slug(step_key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", step_key)[:60]
+
+
+def _show(resources: Mapping[str, float]) -> str:
+    return ", ".join(f"{k}={format_bytes(v) if k == 'MEMORY' else f'{v:g}'}" for k, v in resources.items())
+

@@ -1,0 +1,127 @@
+"""Steps on a real Dask cluster: each step is a task in a worker process, values go through IO
+managers, events reach the store (published back for SQLite, written by the workers for PostgreSQL),
+and compute hints become Dask resources."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestrator import AssetKey, EventType, materialize
+from orchestrator.automation.staleness import data_version_of
+from orchestrator.errors import ExecutionError
+from orchestrator.execution.executors import executor_from_env, executor_named
+from orchestrator.execution.executors.dask import DaskExecutor
+from orchestrator.storage import open_store
+from orchestrator.storage.sql import SqlEventStore
+from tests.dask.conftest import worker_pids
+
+K = AssetKey.parse
+COMPASS = "+compass broken+"
+
+
+def test_steps_run_in_worker_processes_and_their_events_reach_sqlite(tmp_path, cluster, steps):
+    store = open_store(None, tmp_path / "home")
+    result = materialize(steps, COMPASS, home=tmp_path / "home", store=store,
+                         executor=DaskExecutor(address=cluster))
+    assert result.assets[K("compass")] == "succeeded"
+    assert result.assets[K("broken")] == "failed" and result.assets[K("after_broken")] == "skipped"
+    assert "broken on purpose" in result.causes[K("after_broken")]
+    pids = {result.value(k)["pid"] for k in ("north", "south", "east", "west")}
+    assert os.getpid() not in pids and pids <= worker_pids(cluster) and len(pids) == 2
+
+    clean = materialize(steps, COMPASS, home=tmp_path / "clean")  # threads, same values
+    assert result.value("compass") == clean.value("compass")
+
+    events = store.events(result.run_id)
+    materialized = {str(e.asset_key) for e in events if e.type == EventType.MATERIALIZATION}
+    assert materialized == {"north", "south", "east", "west", "compass"}
+    assert [e.type for e in events][0] == EventType.RUN_STARTED
+    assert events[-1].type == EventType.RUN_FAILED
+    for key in ("north", "compass"):  # each step's events arrive in order, none twice
+        mine = [e.type for e in events if str(e.asset_key) == key]
+        assert mine == [EventType.STEP_STARTED, EventType.MATERIALIZATION, EventType.STEP_SUCCEEDED]
+    store.close()
+
+
+class _RunProcessStore(SqlEventStore):
+    """The store the run's process uses: it remembers which events went through it."""
+
+    appended: list
+
+    def append(self, events):
+        self.__dict__.setdefault("appended", []).extend(events)
+        super().append(events)
+
+
+def test_workers_append_events_to_postgresql_themselves(tmp_path, cluster, steps, postgres_url):
+    store = _RunProcessStore(postgres_url)
+    seen = []
+    result = materialize(steps, "+compass", home=tmp_path, store=store, executor=DaskExecutor(address=cluster),
+                         listener=seen.append)
+    assert result.success
+    stored = store.events(result.run_id)
+    through_run = {(e.type, e.asset_key) for e in store.appended}
+    from_workers = [e for e in stored if (e.type, e.asset_key) not in through_run]
+    assert {str(e.asset_key) for e in from_workers if e.type == EventType.MATERIALIZATION} == {
+        "north", "south", "east", "west", "compass"}
+    assert stored[0].type == EventType.RUN_STARTED and stored[-1].type == EventType.RUN_SUCCEEDED
+    assert sum(e.type == EventType.MATERIALIZATION for e in seen) == 5  # the progress display sees them too
+    store.close()
+
+
+def test_compute_hints_become_dask_resources(tmp_path, cluster, steps, dask_dirs):
+    executor = DaskExecutor(address=cluster)
+    refused = materialize(steps, "on_gpu anywhere", home=tmp_path, executor=executor)
+    assert refused.assets[K("anywhere")] == "succeeded"  # no hints: any worker
+    cause = refused.causes[K("on_gpu")]
+    assert "needs gpu=1, MEMORY=64.00 MiB" in cause and "no worker" in cause and "--resources" in cause
+
+    gpu = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_worker", cluster, "--name", "gpu-worker", "--nthreads", "1",
+         "--resources", "gpu=1,MEMORY=1e9", "--local-directory", str(dask_dirs / "gpu"), "--no-dashboard"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(worker_pids(cluster)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        placed = [materialize(steps, "on_gpu", home=tmp_path, executor=executor) for _ in range(2)]
+        assert [r.value("on_gpu") for r in placed] == ["gpu-worker", "gpu-worker"]
+    finally:
+        gpu.terminate()
+        gpu.wait(30)
+
+
+def test_in_memory_values_cannot_go_to_dask_workers(steps):
+    with pytest.raises(ExecutionError, match="in-memory IO managers"):
+        materialize(steps, "north", executor=DaskExecutor(address="tcp://127.0.0.1:1"))
+
+
+def test_an_unreachable_scheduler_fails_the_run_with_a_clear_error(tmp_path, steps, dask_dirs):
+    result = materialize(steps, "north", home=tmp_path,
+                         executor=DaskExecutor(address="tcp://127.0.0.1:9", connect_timeout=1))
+    assert not result.success
+    assert "Cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.causes[K("north")]
+
+
+def test_executors_by_name_and_from_the_environment():
+    with pytest.raises(ExecutionError, match="Did you mean 'dask'"):
+        executor_named("dusk")
+    chosen = executor_from_env({"ORCH_EXECUTOR": "dask", "ORCH_DASK_ADDRESS": "tcp://scheduler:8786"})
+    assert chosen == DaskExecutor(address="tcp://scheduler:8786")
+    assert executor_from_env({}).name == "thread"
+
+
+def test_materializations_written_by_workers_carry_their_input_versions(tmp_path, cluster, steps, postgres_url):
+    with SqlEventStore(postgres_url) as store:
+        result = materialize(steps, "+compass", home=tmp_path, store=store, executor=DaskExecutor(address=cluster))
+        latest = store.latest_materializations([K("north"), K("compass")])
+    north, compass = latest[(K("north"), None)], latest[(K("compass"), None)]
+    assert result.success and north.run_id == compass.run_id == result.run_id
+    assert compass.data["input_versions"]["north"] == data_version_of(north.data, north.run_id, north.timestamp)
+    assert compass.data["code_version"] == steps.graph.assets[K("compass")].code_version

@@ -1,0 +1,134 @@
+"""Faults on a real Dask cluster: a worker SIGKILLed mid-step, a cancel while steps run, and the
+scheduler lost mid-run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from orchestrator import AssetKey, EventType, RunStatus, materialize
+from orchestrator.execution.materialize import build_plan
+from orchestrator.execution.plan import plan
+from orchestrator.launch.queue import reexecute_run
+from orchestrator.execution.run import execute_plan
+from orchestrator.home import default_io_managers
+from orchestrator.execution.executors.dask import DaskExecutor
+from orchestrator.storage import open_store
+from tests.dask.conftest import worker_pids
+
+K = AssetKey.parse
+
+
+def _wait_for(path: Path, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while not path.exists() or not path.read_text():
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.05)
+    return path.read_text()
+
+
+def test_a_worker_killed_mid_step_is_retried_on_another_worker(tmp_path, cluster, steps):
+    control = tmp_path / "control"
+    control.mkdir()
+    store = open_store(None, tmp_path / "home")
+    done: dict = {}
+    run = threading.Thread(target=lambda: done.update(result=materialize(
+        steps, "+after_victim +compass", home=tmp_path / "home", store=store, resources={"control": str(control)},
+        executor=DaskExecutor(address=cluster))))
+    run.start()
+    victim_pid = int(_wait_for(control / "victim.pid"))
+    assert victim_pid in worker_pids(cluster)
+    time.sleep(0.6)  # its first events reached the run: it is mid-step, not merely queued there
+    os.kill(victim_pid, signal.SIGKILL)
+    run.join(120)
+    result = done["result"]
+    assert result.success, result.causes
+    retries = [e for e in store.events(result.run_id, types=[EventType.STEP_RETRY]) if e.asset_key == K("victim")]
+    assert len(retries) == 1 and "died (attempt 1/2)" in retries[0].message
+
+    clean = materialize(steps, "+after_victim +compass", home=tmp_path / "clean", resources={"control": str(control)})
+    for key in ("victim", "after_victim", "compass"):
+        assert result.value(key) == clean.value(key)
+    store.close()
+
+
+def test_cancel_interrupts_steps_running_on_workers(tmp_path, cluster, steps):
+    control = tmp_path / "control"
+    control.mkdir()
+    home = tmp_path / "home"
+    store = open_store(None, home)
+    cancel = threading.Event()
+    done: dict = {}
+    run = threading.Thread(target=lambda: done.update(result=execute_plan(
+        build_plan(steps, "spinner", None), store=store, io_managers=default_io_managers(home),
+        resources={"control": str(control)}, executor=DaskExecutor(address=cluster), cancel=cancel)))
+    run.start()
+    _wait_for(control / "spinner.started")
+    canceled_at = time.monotonic()
+    cancel.set()
+    run.join(60)
+    assert time.monotonic() - canceled_at < 10  # not the spinner's minute
+    result = done["result"]
+    assert result.status == RunStatus.CANCELED
+    spins = [(e.type, e.message) for e in store.events(result.run_id) if e.asset_key == K("spinner")]
+    assert (EventType.STEP_CANCELED, "canceled while running") in spins
+    assert EventType.MATERIALIZATION not in [t for t, _ in spins]
+    # the worker is free again at once: a quick run after it does not wait for the spinner
+    started = time.monotonic()
+    assert materialize(steps, "anywhere", home=home, executor=DaskExecutor(address=cluster)).success
+    assert time.monotonic() - started < 20
+    store.close()
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", *args], stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
+def test_losing_the_scheduler_fails_the_run_clearly_and_it_can_run_again(tmp_path, steps, dask_dirs):
+    control = tmp_path / "control"
+    control.mkdir()
+    scheduler_file = tmp_path / "scheduler.json"
+    scheduler = _start(["distributed.cli.dask_scheduler", "--scheduler-file", str(scheduler_file), "--port", "0",
+                        "--no-dashboard"], tmp_path / "scheduler.log")
+    worker = None
+    try:
+        import json
+
+        address = json.loads(_wait_for(scheduler_file))["address"]
+        worker = _start(["distributed.cli.dask_worker", address, "--nthreads", "1", "--no-dashboard",
+                         "--local-directory", str(dask_dirs / "lost")], tmp_path / "worker.log")
+        home = tmp_path / "home"
+        store = open_store(None, home)
+        done: dict = {}
+        run = threading.Thread(target=lambda: done.update(result=materialize(
+            steps, "spinner anywhere", home=home, store=store, resources={"control": str(control)},
+            executor=DaskExecutor(address=address))))
+        run.start()
+        _wait_for(control / "spinner.started")
+        scheduler.send_signal(signal.SIGKILL)
+        run.join(60)
+        result = done["result"]
+        assert result.status == RunStatus.FAILED
+        cause = result.causes[K("spinner")]
+        assert f"Lost the Dask scheduler at {address}" in cause and "re-execute it from failure" in cause
+        assert store.get_run(result.run_id).status == RunStatus.FAILED
+        failed = {k for k, s in result.assets.items() if s != "succeeded"}
+        assert K("spinner") in failed
+        (control / "release").touch()
+        rerun = reexecute_run(store, steps, result.run_id, from_failure=True, launched_by="cli")
+        assert set(rerun.asset_keys) == failed and rerun.parent_run_id == result.run_id
+        again = execute_plan(plan(steps.graph, rerun.asset_keys), store=store, io_managers=default_io_managers(home),
+                             resources={"control": str(control)},  # threads: the scheduler is gone
+                             queued=store.queue.mark_running(rerun.run_id, os.getpid(), "test"))
+        assert again.success and store.get_run(rerun.run_id).status == RunStatus.SUCCEEDED
+        store.close()
+    finally:
+        for proc in (scheduler, worker):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait(30)
