@@ -12,7 +12,7 @@ import click
 from orchestrator import render
 from orchestrator.cli_options import emit, exclude_option, json_option, select_option
 from orchestrator.cli_state import comparison, state, state_option
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import NothingModifiedError, OrchestratorError
 from orchestrator.execution.executors import EXECUTORS, executor_named
 from orchestrator.execution.materialize import build_plan, load_dynamic_partitions, validate_partition
 from orchestrator.execution.run import execute_plan
@@ -117,7 +117,12 @@ def materialize(ws: Workspace, selection: str | None, exclude: str | None, parti
     """Materialize the selected assets (all by default)."""
     defs = ws.defs
     load_dynamic_partitions(defs.graph, ws.store)
-    run_plan = build_plan(defs, selection, exclude, comparison(ws, state_dir))
+    try:
+        run_plan = build_plan(defs, selection, exclude, comparison(ws, state_dir))
+    except NothingModifiedError as nothing:  # slim CI with nothing changed is a success, as in dbt
+        emit({"run_id": None, "status": "nothing_to_run", "assets": {}, "errors": {}, "reason": str(nothing)},
+             as_json, lambda data: render.console.print(render.escape(data["reason"])))
+        return
     partition = validate_partition(defs.graph, run_plan.asset_keys, partition)
     tally = RunTally()
 

@@ -6,7 +6,8 @@
     │   ├── CycleError             the graph has a cycle
     │   ├── UnknownAssetError      a name or key that no definition declares
     │   └── DefinitionsLoadError   the definitions module failed to import
-    ├── SelectionError             a selection string that does not parse
+    ├── SelectionError             a selection string that does not parse, or that matches nothing
+    │   └── NothingModifiedError   only `state:` parts, and nothing changed (slim CI: nothing to do)
     ├── PartitionError             a partition key outside an asset's partitions
     ├── ExecutionError             a run could not be carried out
     ├── IOManagerError             a value an IO manager cannot store or read
@@ -48,6 +49,10 @@ class DefinitionsLoadError(DefinitionError):
 
 class SelectionError(OrchestratorError):
     pass
+
+
+class NothingModifiedError(SelectionError):
+    """A selection made only of `state:` parts found nothing changed: for slim CI, nothing to do."""
 
 
 class PartitionError(OrchestratorError):

@@ -10,7 +10,7 @@ from typing import Any
 
 from orchestrator.assets import AssetCheckDefinition, AssetDefinition
 from orchestrator.definitions import Definitions
-from orchestrator.errors import PartitionError, SelectionError, suggest
+from orchestrator.errors import NothingModifiedError, PartitionError, SelectionError, suggest
 from orchestrator.execution.plan import Plan, plan
 from orchestrator.execution.run import RunResult, execute_plan
 from orchestrator.graph import AssetGraph
@@ -77,6 +77,8 @@ def select_assets(graph: AssetGraph, selection: str | None, exclude: str | None,
     if not empty:
         raise SelectionError(f"Selection '{text}' matches no asset: each part matches some, but no "
                              "asset matches all of an intersection (','); nothing was run.")
+    if all(atom.method == "state" for atom in _atoms(parse_selection(text))):
+        raise NothingModifiedError(f"Nothing matches '{text}' against the saved state: nothing to run.")
     parts = ", ".join(f"'{atom}'" for atom in empty)
     hints = "".join(_value_hint(graph, atom) for atom in empty)
     raise SelectionError(f"Selection '{text}' matches no asset: {parts} matched nothing.{hints} "

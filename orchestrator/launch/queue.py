@@ -10,9 +10,8 @@ from typing import Any
 
 from orchestrator.definitions import Definitions
 from orchestrator.errors import DefinitionError, ExecutionError, SelectionError, UnknownAssetError, did_you_mean
-from orchestrator.execution.materialize import load_dynamic_partitions, validate_partition
+from orchestrator.execution.materialize import load_dynamic_partitions, select_assets, validate_partition
 from orchestrator.keys import AssetKey
-from orchestrator.selection import resolve
 from orchestrator.storage.base import EventStore
 from orchestrator.storage.events import Event, EventType, RunRecord, RunStatus, new_run_id
 
@@ -41,10 +40,11 @@ def plan_run(
     if job is not None:
         selection, exclude = selection or job.selection, exclude if selection else job.exclude
     if asset_keys is None:
-        chosen = [k for k in resolve(selection or "*", graph, exclude) if graph.assets[k].executable]
+        chosen = [k for k in select_assets(graph, selection, exclude) if graph.assets[k].executable]
         if not chosen:
             what = f"'{selection or '*'}'" + (f" excluding '{exclude}'" if exclude else "")
-            raise SelectionError(f"Selection {what} matched no asset that can run; nothing was queued.")
+            raise SelectionError(f"Selection {what} matches only assets that another system materializes "
+                                 "(sources, AssetSpec); nothing was queued.")
     else:
         unknown = [str(k) for k in asset_keys if k not in graph]
         if unknown:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from orchestrator import AssetKey, Definitions, RunStatus, asset, define_job, materialize
+from orchestrator import AssetKey, AssetSpec, Definitions, RunStatus, asset, define_job, materialize
 from orchestrator.errors import ExecutionError, SelectionError, StorageError
 from orchestrator.launch.queue import cancel_run, enqueue_run, reexecute_run
 from orchestrator.storage import EventStore, open_store
@@ -62,8 +62,10 @@ def test_a_queued_run_has_its_assets_resolved_now_and_its_pools(store: EventStor
 
 
 def test_a_selection_that_matches_nothing_queues_nothing(store: EventStore) -> None:
-    with pytest.raises(SelectionError, match="Selection 'tag:nope' matched no asset that can run"):
+    with pytest.raises(SelectionError, match="Selection 'tag:nope' matches no asset: 'tag:nope' matched nothing"):
         enqueue_run(store, DEFS, selection="tag:nope")
+    with pytest.raises(SelectionError, match="matches only assets that another system materializes"):
+        enqueue_run(store, Definitions(assets=[loads, AssetSpec("vendor/feed")]), selection="vendor/feed")
     assert store.list_runs() == []
 
 

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from orchestrator import AssetSpec, Definitions, asset
 from orchestrator.cli import main
-from orchestrator.errors import SelectionError
+from orchestrator.errors import NothingModifiedError, SelectionError
+from orchestrator.execution.materialize import select_assets
 from orchestrator.selection import resolve
 from orchestrator.state import GraphState, StateComparison, graph_state
 
@@ -122,6 +123,13 @@ def test_python_code_versions_and_upstream_schemas_are_compared_purely():
     fresh = StateComparison(before, graph_state(graph))  # a CI store that recorded nothing yet
     assert "raw/events" not in {str(k) for k in fresh.select("modified")}
     assert GraphState.from_json(json.loads(json.dumps(before.to_json()))) == before
+    unchanged = StateComparison(before, before)
+    with pytest.raises(NothingModifiedError, match="nothing to run"):  # slim CI with nothing changed
+        select_assets(Definitions(assets=[orders, report, AssetSpec("raw/events")]).graph, "state:modified+",
+                      None, unchanged)
+    with pytest.raises(SelectionError, match="'tag:nope' matched nothing") as mixed:
+        select_assets(graph, "state:modified,tag:nope", None, unchanged)
+    assert not isinstance(mixed.value, NothingModifiedError)
 
 
 def test_state_selection_errors_say_what_to_do(slim):
