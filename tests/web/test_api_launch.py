@@ -34,7 +34,7 @@ def test_materialize_queues_a_validated_run(shop: Shop, client: TestClient) -> N
     for body, words in [({"selection": "+revenu"}, "Did you mean 'revenue'?"),
                         ({"selection": "daily_sales", "partition": "1999-01-01"}, "not one of the 60 partitions"),
                         ({"selection": "daily_sales"}, "pass a partition"),
-                        ({"selection": "external/crm"}, "matched no asset that can run")]:
+                        ({"selection": "external/crm"}, "another system materializes")]:
         refused = client.post("/api/runs", json=body, headers=headers)
         assert refused.status_code == 400 and words in refused.json()["detail"], refused.text
     assert client.post("/api/runs", json={"selection": "orders"}).status_code == 403  # no CSRF header
