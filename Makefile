@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean benchmark
+.PHONY: demo test install clean benchmark bundle ui
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
+
+# The web UI's bundle (orchestrator/web/static/, committed: pip users need no node) from its sources.
+FRONTEND := orchestrator/web/frontend
+bundle:
+	cd $(FRONTEND) && npm ci --no-audit --no-fund && node build.mjs
+
+ui: $(STAMP)
+	$(BIN)/orch ui
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py

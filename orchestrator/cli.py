@@ -222,15 +222,10 @@ def lineage_column(ws: Workspace, target: str, upstream: bool, depth: int | None
 
 
 def _column_lineage(ws: Workspace) -> Any:
-    """The provider registered under the `orchestrator.lineage` entry point `columns`, called with
-    the definitions; the core never imports it."""
-    found = {e.name: e for e in entry_points(group="orchestrator.lineage")}
-    if "columns" not in found:
-        raise OrchestratorError(
-            "Column lineage needs a provider: no entry point 'columns' in group 'orchestrator.lineage'. "
-            "Install the orchestrator with its integrations (pip install -e .)."
-        )
-    return found["columns"].load()(ws.defs, store=ws.store, home=ws.home)
+    """The `orchestrator.lineage` provider's graph of the definitions; the core never imports it."""
+    from orchestrator.lineage_provider import column_lineage
+
+    return column_lineage(ws.defs, ws.store, ws.home)
 
 
 def _echo_column_edges(edges: list[dict[str, Any]], errors: list[dict[str, str]],
@@ -253,9 +248,11 @@ def _core_commands() -> None:
     from orchestrator.cli_backfill import backfill, partitions
     from orchestrator.cli_init import init
     from orchestrator.cli_runs import daemon, dev, runs_cancel, runs_launch, runs_reexecute
+    from orchestrator.cli_ui import ui
 
     main.add_command(backfill)
     main.add_command(partitions)
+    main.add_command(ui)
     main.add_command(init)
     for command in (runs_launch, runs_cancel, runs_reexecute):
         runs.add_command(command)

@@ -9,14 +9,11 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from orchestrator.automation.overview import SCHEDULE, SENSOR, set_trigger_status, tick_row, trigger_of, trigger_rows
 from orchestrator.cli_options import emit, exclude_option, json_option, select_option
-from orchestrator.errors import DefinitionError, OrchestratorError, did_you_mean
-from orchestrator.render_automation import (
-    evaluation_table, status_table, tick_row, ticks_table, triggers_table,
-)
+from orchestrator.errors import OrchestratorError
+from orchestrator.render_automation import evaluation_table, status_table, ticks_table, triggers_table
 from orchestrator.selection import resolve
-
-SCHEDULE, SENSOR = "schedule", "sensor"
 
 
 def parse_at(text: str | None, timezone: str = "UTC") -> dt.datetime:
@@ -31,40 +28,15 @@ def parse_at(text: str | None, timezone: str = "UTC") -> dt.datetime:
 
 
 def _trigger(ws: Any, kind: str, name: str) -> Any:
-    found = ws.defs.schedules if kind == SCHEDULE else ws.defs.sensors
-    if name not in found:
-        raise DefinitionError(f"No {kind} '{name}'.{did_you_mean(name, found)} Known {kind}s: "
-                              f"{', '.join(sorted(found)) or 'none'}.")
-    return found[name]
+    return trigger_of(ws.defs, kind, name)
 
 
 def _rows(ws: Any, kind: str) -> list[dict[str, Any]]:
-    from orchestrator.automation.ticking import effective_status
-
-    states = ws.store.triggers.states()
-    found = ws.defs.schedules if kind == SCHEDULE else ws.defs.sensors
-    rows = []
-    for name, trigger in sorted(found.items()):
-        state = states.get(name)
-        last = ws.store.triggers.ticks(name, limit=1)
-        row = {"name": name, "job": trigger.job_name, "status": effective_status(state, trigger.default_status),
-               "default_status": trigger.default_status,
-               "last_tick": tick_row(last[0]) if last else None}
-        if kind == SCHEDULE:
-            row.update(cron=trigger.cron, timezone=trigger.timezone,
-                       next_tick=trigger.schedule.next_after(dt.datetime.now(dt.timezone.utc)).isoformat())
-        else:
-            row.update(type=trigger.type, interval_seconds=trigger.interval_seconds,
-                       cursor=state.cursor if state else None)
-        rows.append(row)
-    return rows
+    return trigger_rows(ws.defs, ws.store, kind)
 
 
 def _set_status(ws: Any, kind: str, name: str, status: str) -> None:
-    from orchestrator.automation.ticking import set_trigger_status
-
-    _trigger(ws, kind, name)
-    set_trigger_status(ws.store, name, kind, status, time.time())
+    set_trigger_status(ws.defs, ws.store, kind, name, status)
     click.echo(f"{kind.capitalize()} '{name}' is {status}.")
 
 

@@ -9,7 +9,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.render import console
-from orchestrator.storage.triggers import Tick
 
 _STATE_STYLE = {"fresh": "green", "stale": "yellow", "missing": "dim", "failed": "red", "running": "cyan",
                 "external": "dim", "stopped": "dim", "succeeded": "green",
@@ -25,12 +24,6 @@ def _styled(value: str | None) -> str:
 
 def _when(ts: float | None) -> str | None:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds") if ts else None
-
-
-def tick_row(tick: Tick) -> dict[str, Any]:
-    return {"id": tick.id, "name": tick.name, "type": tick.type, "tick_at": _when(tick.tick_at),
-            "status": tick.status.value, "run_ids": list(tick.run_ids), "skip_reason": tick.skip_reason,
-            "error": tick.error, "cursor": tick.cursor, "started_at": _when(tick.started_at)}
 
 
 def ticks_table(rows: list[dict[str, Any]]) -> None:

@@ -6,6 +6,7 @@ the same `NodeFinished` payload (`node_info` + `run_result`).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +17,16 @@ from orchestrator.keys import AssetKey
 from orchestrator.storage.events import EventType
 
 NODE_FINISHED = "NodeFinished"
+NODE_LOG_LINES = frozenset({"LogStartLine", "LogModelResult", "LogTestResult", "LogSeedResult",
+                            "LogSnapshotResult", "LogHookStartLine", "LogHookEndLine"})
+"""dbt's console lines about each node (`1 of 5 START ...`, `1 of 5 OK created ...`): kept as logs."""
+LEVELS = {"debug": "debug", "info": "info", "warn": "warning", "warning": "warning", "error": "error"}
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # dbt colours its console lines
+
+
+def keeps_log(name: str, level: str) -> bool:
+    """The dbt log lines the run's event log keeps: each node's start and result, every warning and error."""
+    return name in NODE_LOG_LINES or level in ("warn", "warning", "error")
 MODEL_OK = {"success"}
 TEST_PASSED = {"pass", "warn"}
 
@@ -37,6 +48,15 @@ class NodeResultHandler:
     def on_event(self, name: str, data: Mapping[str, Any]) -> None:
         if name == NODE_FINISHED:
             self.node_finished(data.get("node_info") or {}, data.get("run_result") or {})
+
+    def log_line(self, name: str, level: str, message: str, unique_id: str | None) -> None:
+        """One of dbt's log lines (see keeps_log), as a LOG event of the node's asset."""
+        if not message or not keeps_log(name, level):
+            return
+        key = self.nodes.key_of.get(unique_id or "")
+        check = self.nodes.check_of.get(unique_id or "")
+        self.context.event(EventType.LOG, key or (check.asset if check else None), ANSI.sub("", message),
+                           level=LEVELS.get(level, "info"), source="dbt", dbt_event=name)
 
     def node_finished(self, node_info: Mapping[str, Any], run_result: Mapping[str, Any]) -> None:
         uid = node_info.get("unique_id") or ""

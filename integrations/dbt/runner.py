@@ -29,7 +29,7 @@ from typing import Any
 from integrations.dbt import manifest_pickle
 from integrations.dbt.manifest import DbtNodes, ManifestError
 from integrations.dbt.project import DbtProject
-from integrations.dbt.results import NodeResultHandler
+from integrations.dbt.results import NodeResultHandler, keeps_log
 from integrations.dbt.state import defer_args
 from orchestrator.errors import ExecutionError
 from orchestrator.io.files import atomic_write_bytes
@@ -281,8 +281,12 @@ class DbtRunner:
         from google.protobuf.json_format import MessageToDict
 
         def callback(event: Any) -> None:
-            if event.info.name == "NodeFinished":
+            info = event.info
+            if info.name == "NodeFinished":
                 handler.on_event("NodeFinished", MessageToDict(event.data, preserving_proto_field_name=True))
+            elif keeps_log(info.name, info.level):
+                node = getattr(event.data, "node_info", None)
+                handler.log_line(info.name, info.level, info.msg, getattr(node, "unique_id", None))
 
         manifest = fresh_manifest(self.project)
         with one_invocation():
@@ -326,7 +330,10 @@ class DbtRunner:
             info = record.get("info") or {}
             if info.get("level") == "error" and info.get("msg"):
                 errors.append(info["msg"])
-            handler.on_event(info.get("name", ""), record.get("data") or {})
+            data = record.get("data") or {}
+            handler.on_event(info.get("name", ""), data)
+            handler.log_line(info.get("name", ""), info.get("level", ""), info.get("msg", ""),
+                             (data.get("node_info") or {}).get("unique_id"))
         stderr = process.stderr.read() if process.stderr else ""
         code = process.wait()
         if code not in (0, 1) and not handler.reported and not context.cancel.is_set():

@@ -16,9 +16,12 @@ from integrations.lineage.model import AssetLineage, ColumnEdge, ColumnRef
 
 
 class ColumnLineageGraph:
-    def __init__(self, assets: Mapping[str, AssetLineage], stats: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, assets: Mapping[str, AssetLineage], stats: Mapping[str, Any] | None = None,
+                 sql: Mapping[str, str] | None = None) -> None:
         self.assets = dict(assets)
         self.stats = dict(stats or {})
+        self.sql = dict(sql or {})
+        """asset -> the compiled SQL its lineage was read from (dbt models), for the UI's asset page."""
         self._into: dict[tuple[str, str], list[ColumnEdge]] | None = None
         self._out_of: dict[tuple[str, str], list[ColumnEdge]] | None = None
 

@@ -78,7 +78,7 @@ def column_lineage(defs: Any, *, store: Any = None, home: str | Path | None = No
     results.update(rejected_by_warehouse(results, store))
     stats = {"seconds": round(time.perf_counter() - started, 3), "assets": len(results),
              "recomputed": saved.misses, "reused": saved.hits}
-    return ColumnLineageGraph(results, stats)
+    return ColumnLineageGraph(results, stats, {k: u.sql for k, u in units.items() if u.sql})
 
 
 REJECTED = ("Parser Error", "syntax error", "Binder Error", "Catalog Error", "SQL compilation error",

@@ -90,6 +90,53 @@ class EventStore(ABC):
     @abstractmethod
     def event_count(self) -> int: ...
 
+    # -- reads for the web UI: each one indexed, so pages stay fast with millions of events -----
+
+    @abstractmethod
+    def events_after(
+        self,
+        after_id: int = 0,
+        *,
+        limit: int = 1000,
+        run_id: str | None = None,
+        types: Collection[EventType] | None = None,
+        step_key: str | None = None,
+        asset_key: AssetKey | None = None,
+    ) -> list[Event]:
+        """At most `limit` events with id > `after_id`, in id order: of every run (the tail a live
+        page follows) or of one run, optionally of some types, one step or one asset."""
+
+    @abstractmethod
+    def asset_history(
+        self,
+        asset_key: AssetKey,
+        types: Collection[EventType],
+        *,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[Event]:
+        """One asset's events of `types`, newest first, with id < `before_id` (paging back)."""
+
+    @abstractmethod
+    def latest_materialization_per_asset(self) -> dict[AssetKey, Event]:
+        """Per asset, its newest materialization of any partition (one row per asset, however
+        many partitions it has)."""
+
+    @abstractmethod
+    def runs_page(
+        self,
+        *,
+        limit: int = 50,
+        statuses: Collection[RunStatus] | None = None,
+        asset_key: AssetKey | None = None,
+        launched_by: str | None = None,
+        started_after: float | None = None,
+        started_before: float | None = None,
+        before: tuple[float, str] | None = None,
+    ) -> list[RunRecord]:
+        """Runs newest first, filtered; `before` = (started_at, run_id) of the last run of the
+        previous page."""
+
     def close(self) -> None:
         """Release connections; the store is not used afterwards."""
 
@@ -247,3 +294,81 @@ class MemoryEventStore(EventStore):
     def event_count(self) -> int:
         with self._lock:
             return sum(len(events) for events in self._events.values())
+
+    # -- reads for the web UI ---------------------------------------------------------------------
+
+    def _all_events(self) -> list[Event]:
+        with self._lock:
+            found = [e for events in self._events.values() for e in events]
+        return sorted(found, key=lambda e: e.id or 0)
+
+    def events_after(
+        self,
+        after_id: int = 0,
+        *,
+        limit: int = 1000,
+        run_id: str | None = None,
+        types: Collection[EventType] | None = None,
+        step_key: str | None = None,
+        asset_key: AssetKey | None = None,
+    ) -> list[Event]:
+        if run_id is not None:
+            with self._lock:
+                found = list(self._events.get(run_id, ()))
+        else:
+            found = self._all_events()
+        wanted = None if types is None else {EventType(t) for t in types}
+        return [
+            e for e in found
+            if (e.id or 0) > after_id and (wanted is None or e.type in wanted)
+            and (step_key is None or e.step_key == step_key)
+            and (asset_key is None or e.asset_key == asset_key)
+        ][:limit]
+
+    def asset_history(
+        self,
+        asset_key: AssetKey,
+        types: Collection[EventType],
+        *,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[Event]:
+        wanted = {EventType(t) for t in types}
+        found = [
+            e for e in reversed(self._all_events())
+            if e.asset_key == asset_key and e.type in wanted and (before_id is None or (e.id or 0) < before_id)
+        ]
+        return found[:limit]
+
+    def latest_materialization_per_asset(self) -> dict[AssetKey, Event]:
+        newest: dict[AssetKey, Event] = {}
+        with self._lock:
+            for (key, _), event in self._latest.items():
+                if key not in newest or (event.id or 0) > (newest[key].id or 0):
+                    newest[key] = event
+        return newest
+
+    def runs_page(
+        self,
+        *,
+        limit: int = 50,
+        statuses: Collection[RunStatus] | None = None,
+        asset_key: AssetKey | None = None,
+        launched_by: str | None = None,
+        started_after: float | None = None,
+        started_before: float | None = None,
+        before: tuple[float, str] | None = None,
+    ) -> list[RunRecord]:
+        wanted = None if statuses is None else {RunStatus(s) for s in statuses}
+        with self._lock:
+            found = [
+                r for r in self._runs.values()
+                if (wanted is None or r.status in wanted)
+                and (asset_key is None or asset_key in r.asset_keys)
+                and (launched_by is None or r.launched_by == launched_by)
+                and (started_after is None or r.started_at >= started_after)
+                and (started_before is None or r.started_at < started_before)
+                and (before is None or (r.started_at, r.run_id) < before)
+            ]
+        found.sort(key=lambda r: (r.started_at, r.run_id), reverse=True)
+        return found[:limit]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Collection, Iterator, Sequence
@@ -273,6 +274,85 @@ class SqlEventStore(EventStore):
     def event_count(self) -> int:
         with self._read() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one()
+
+    # -- reads for the web UI ---------------------------------------------------------------------
+
+    def events_after(
+        self,
+        after_id: int = 0,
+        *,
+        limit: int = 1000,
+        run_id: str | None = None,
+        types: Collection[EventType] | None = None,
+        step_key: str | None = None,
+        asset_key: AssetKey | None = None,
+    ) -> list[Event]:
+        stmt = sa.select(events).where(events.c.id > after_id).order_by(events.c.id).limit(limit)
+        if run_id is not None:
+            stmt = stmt.where(events.c.run_id == run_id)
+        if types is not None:
+            stmt = stmt.where(events.c.type.in_([EventType(t).value for t in types]))
+        if step_key is not None:
+            stmt = stmt.where(events.c.step_key == step_key)
+        if asset_key is not None:
+            stmt = stmt.where(events.c.asset_key == str(asset_key))
+        with self._read() as conn:
+            return [event_from_row(row) for row in conn.execute(stmt)]
+
+    def asset_history(
+        self,
+        asset_key: AssetKey,
+        types: Collection[EventType],
+        *,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[Event]:
+        # one indexed range per type (ix_events_asset_key_type_id), newest first, merged
+        found: list[Event] = []
+        with self._read() as conn:
+            for type_ in sorted({EventType(t).value for t in types}):
+                part = sa.select(events).where(events.c.asset_key == str(asset_key), events.c.type == type_)
+                if before_id is not None:
+                    part = part.where(events.c.id < before_id)
+                found.extend(event_from_row(row) for row in conn.execute(part.order_by(events.c.id.desc()).limit(limit)))
+        found.sort(key=lambda e: e.id or 0, reverse=True)
+        return found[:limit]
+
+    def latest_materialization_per_asset(self) -> dict[AssetKey, Event]:
+        newest = sa.select(sa.func.max(asset_latest.c.event_id).label("id")).group_by(asset_latest.c.asset_key).subquery()
+        stmt = sa.select(events).join(newest, newest.c.id == events.c.id)
+        with self._read() as conn:
+            return {e.asset_key: e for e in map(event_from_row, conn.execute(stmt)) if e.asset_key is not None}
+
+    def runs_page(
+        self,
+        *,
+        limit: int = 50,
+        statuses: Collection[RunStatus] | None = None,
+        asset_key: AssetKey | None = None,
+        launched_by: str | None = None,
+        started_after: float | None = None,
+        started_before: float | None = None,
+        before: tuple[float, str] | None = None,
+    ) -> list[RunRecord]:
+        stmt = sa.select(runs).order_by(runs.c.started_at.desc(), runs.c.run_id.desc()).limit(limit)
+        if statuses is not None:
+            stmt = stmt.where(runs.c.status.in_([RunStatus(s).value for s in statuses]))
+        if asset_key is not None:  # the key as it appears in the JSON list, LIKE wildcards escaped
+            quoted = json.dumps(str(asset_key)).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(runs.c.asset_keys.like(f"%{quoted}%", escape="\\"))
+        if launched_by is not None:
+            stmt = stmt.where(runs.c.launched_by == launched_by)
+        if started_after is not None:
+            stmt = stmt.where(runs.c.started_at >= started_after)
+        if started_before is not None:
+            stmt = stmt.where(runs.c.started_at < started_before)
+        if before is not None:
+            at, run_id = before
+            stmt = stmt.where(sa.or_(runs.c.started_at < at,
+                                     sa.and_(runs.c.started_at == at, runs.c.run_id < run_id)))
+        with self._read() as conn:
+            return [run_from_row(row) for row in conn.execute(stmt)]
 
 
 def _in_chunks(stmt: sa.Select, column: sa.Column, keys: Collection[AssetKey] | None) -> list[sa.Select]:

@@ -41,12 +41,16 @@ def test_a_canceled_dbt_step_is_canceled_with_a_message(full_run, lakehouse):
     assert result.status == RunStatus.CANCELED
     assert result.assets[K("scenarios/slow_model")] == "canceled", result.causes
     events = store.events(result.run_id)
-    step_end = [e for e in events if e.step_key == "dbt[0]" and e.asset_key is None
+    outcomes = [e for e in events if e.type != EventType.LOG]  # dbt's own log lines are kept apart
+    step_end = [e for e in outcomes if e.step_key == "dbt[0]" and e.asset_key is None
                 and e.type != EventType.STEP_STARTED]
     assert [(e.type, e.message) for e in step_end] == [
         (EventType.STEP_CANCELED, "canceled while running (0 of 1 assets done)")]
-    asset_events = [(e.type, e.message) for e in events if e.asset_key == K("scenarios/slow_model")]
+    asset_events = [(e.type, e.message) for e in outcomes if e.asset_key == K("scenarios/slow_model")]
     assert asset_events == [(EventType.STEP_CANCELED, "canceled while running")]
+    logs = [e.message for e in events if e.type == EventType.LOG and e.data.get("source") == "dbt"]
+    assert any("CANCEL query model.lakehouse.slow_model" in m for m in logs), logs  # and shown on the run page
+    assert not any("\x1b[" in m for m in logs)  # without the terminal's colour codes
 
 
 def test_the_run_tally_counts_dbt_tests_and_times_the_dbt_steps(full_run):
