@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -204,6 +205,8 @@ def _duckdb_schema(schema: Mapping[str, Any]) -> Any:
 
 def normalize_name(name: str, dialect: str = "duckdb") -> str:
     """One identifier as the dialect normalizes it (DuckDB: lower case, quoted or not)."""
+    if dialect == "duckdb":
+        return name.lower()
     ident = exp.to_identifier(name)
     if ident is None:
         return name
@@ -212,8 +215,14 @@ def normalize_name(name: str, dialect: str = "duckdb") -> str:
     return Dialect.get_or_raise(dialect).normalize_identifier(ident).name
 
 
+_PLAIN_RELATION = re.compile(r'(?:"[^".]+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\.(?:"[^".]+"|[A-Za-z_][A-Za-z0-9_$]*))*')
+"""Dotted names whose parts are quoted without quotes or dots inside, or plain identifiers."""
+
+
 def relation_parts(relation_name: str, dialect: str = "duckdb") -> tuple[str, ...]:
     """`"db"."schema"."name"` (dbt's relation_name) -> normalized parts."""
+    if dialect == "duckdb" and _PLAIN_RELATION.fullmatch(relation_name):  # dbt's usual form: no parse
+        return tuple(p.strip('"').lower() for p in relation_name.split("."))
     try:
         table = exp.to_table(relation_name, dialect=dialect)
     except SqlglotError:
