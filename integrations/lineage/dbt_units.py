@@ -19,6 +19,7 @@ from integrations.lineage.dbt_manifest import DbtDigest, DbtNode
 from integrations.lineage.declared import DECLARED_KEY, declared_lineage
 from integrations.lineage.engine import Unit
 from integrations.lineage.model import DIRECT, TRANSFORM, AssetLineage, merge_into
+from integrations.lineage.prepare import EPHEMERAL_PREFIX
 
 SNAPSHOT_COLUMNS = ("dbt_scd_id", "dbt_updated_at", "dbt_valid_from", "dbt_valid_to")
 
@@ -55,6 +56,7 @@ def _unit(node: DbtNode, digest: DbtDigest, compiled: Mapping[str, str | Excepti
         node.key,
         parent_keys,
         sql=sql,
+        parse_sql=blank_ephemeral_bodies(sql, [(p.name, compiled.get(p.uid)) for p in parents if p.is_ephemeral]),
         dialect=digest.dialect,
         reads={p.key: p.relation for p in parents if p.relation},
         functions={call: parts for call, parts in digest.functions.items() if parts in parent_relations},
@@ -64,6 +66,22 @@ def _unit(node: DbtNode, digest: DbtDigest, compiled: Mapping[str, str | Excepti
         post=post,
         post_key=post_key,
     )
+
+
+def blank_ephemeral_bodies(sql: str, ephemerals: list[tuple[str, Any]]) -> str | None:
+    """The SQL with each inlined ephemeral parent's body (dbt's `__dbt__cte__<name> as (...)`,
+    which lineage sets aside: the ephemeral model is analyzed on its own) blanked to `select 1`
+    and as many line breaks, so it is not parsed again and positions after it stay; None when no
+    body is found verbatim (nested ephemerals, another dbt)."""
+    lean = sql
+    for name, body in ephemerals:
+        if not isinstance(body, str) or len(body) < 64:
+            continue
+        written = f"{EPHEMERAL_PREFIX}{name} as (\n{body}\n)"
+        if written in lean:
+            blank = "select 1" + "\n" * body.count("\n")
+            lean = lean.replace(written, f"{EPHEMERAL_PREFIX}{name} as (\n{blank}\n)", 1)
+    return lean if lean is not sql else None
 
 
 def _code_model(node: DbtNode, parents: tuple[str, ...]) -> Unit:

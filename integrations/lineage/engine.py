@@ -25,6 +25,9 @@ class Unit:
     asset: str
     parents: tuple[str, ...] = ()
     sql: str | None = None
+    parse_sql: str | None = None
+    """What the parser reads when it differs from `sql` (the key of the result): dbt's inlined
+    ephemeral CTEs blanked (see dbt_units.blank_ephemeral_bodies)."""
     dialect: str = "duckdb"
     reads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """parent asset -> the table name (parts) its SQL reads it by; the schema is built from these."""
@@ -100,7 +103,7 @@ def compute(units: Iterable[Unit], layers: Layers, store: LineageStore | None = 
                     if hit is not None:
                         results[unit.asset] = hit
                     else:
-                        task = Task(unit.asset, unit.sql, schemas.nested(reads), unit.self_table, unit.dialect,
+                        task = Task(unit.asset, unit.parse_sql or unit.sql, schemas.nested(reads), unit.self_table, unit.dialect,
                                     dict(unit.functions) or None,
                                     frozenset(".".join(parts) for parent, parts in reads
                                               if schemas.exact(parent, parts)))

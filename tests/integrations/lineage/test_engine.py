@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from integrations.lineage.engine import Unit, compute, levels
 from integrations.lineage.model import AGGREGATE, DIRECT, TRANSFORM
-from integrations.lineage.parallel import Runner, Task
+from integrations.lineage.parallel import Runner, Task, run_task
 from integrations.lineage.schemas import DocumentedSchemas, Layers, RecordedSchemas
 from integrations.lineage.store import LineageStore
 
@@ -104,3 +104,18 @@ def test_worker_processes_give_the_same_answers():
         inline = list(runner.run(tasks))
     assert pooled == inline
     assert pooled[5].columns == {"b5": {("t", "a"): TRANSFORM}, "c": {("t", "c"): DIRECT}}
+
+
+def test_inlined_ephemeral_bodies_are_blanked_for_the_parser_with_positions_kept():
+    from integrations.lineage.dbt_units import blank_ephemeral_bodies
+
+    body = "select id, amount\nfrom \"db\".\"main\".\"orders\"\nwhere amount > 0 -- paid orders only, padded"
+    sql = f"with  __dbt__cte__paid as (\n{body}\n), totals as (\n  select id from __dbt__cte__paid\n)\nselect * from totals"
+    lean = blank_ephemeral_bodies(sql, [("paid", body)])
+    assert lean is not None and body not in lean and lean.count("\n") == sql.count("\n")
+    assert lean.splitlines()[-3:] == sql.splitlines()[-3:]  # what follows is where it was
+    schema = {"__dbt__": {"ephemeral": {"paid": {"id": "int", "amount": "double"}}}}
+    whole, blanked = (run_task(Task("m", text, schema, None, "duckdb")) for text in (sql, lean))
+    assert blanked == whole and whole.error is None and whole.columns == {"id": {("__dbt__.ephemeral.paid", "id"): DIRECT}}
+    assert blank_ephemeral_bodies(sql, [("other", body)]) is None  # not inlined verbatim: parsed whole
+    assert blank_ephemeral_bodies(sql, [("paid", "select 1")]) is None  # too short to be worth it
