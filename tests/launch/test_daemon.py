@@ -182,9 +182,13 @@ def test_two_daemons_launch_each_of_many_runs_exactly_once(backend, count, reque
     defs = load_definitions(QUEUE)
     with open_store(url, tmp_path) as store:
         store.triggers.set_status("quick_job_schedule", "schedule", "stopped")  # only the queued runs
-        runs = [enqueue_run(store, defs, selection="quick") for _ in range(count)]
         daemons = [daemon(url, env, "--max-concurrent-runs", "6") for _ in range(2)]
         try:
+            # both up before the runs arrive: on a loaded machine one daemon could otherwise finish
+            # all of them before the other one started
+            wait_for(lambda: len(store.queue.daemons()) == 2 or any(d.poll() is not None for d in daemons),
+                     what="both daemons to start")
+            runs = [enqueue_run(store, defs, selection="quick") for _ in range(count)]
             wait_for(lambda: all(r.status.terminal for r in store.list_runs(limit=count + 10)), timeout=600,
                      what=f"{count} runs")
         finally:
