@@ -32,6 +32,7 @@ from integrations.lineage.prepare import (
     table_function_sql,
 )
 from orchestrator.io.files import atomic_write_bytes
+from orchestrator.memory import paused_gc
 
 DIGEST_FORMAT = 5
 RESOURCE_TYPES = ("model", "seed", "snapshot", "source")
@@ -102,7 +103,8 @@ def load_digest(project: DbtProject) -> DbtDigest:
                 return cached["digest"]
         except Exception:  # a corrupt cache is rebuilt, never trusted
             pass
-    digest = build_digest(project, read_manifest(state.path), state.checksum)
+    with paused_gc():  # a manifest is 100,000s of new objects, none garbage: 4x faster unwatched
+        digest = build_digest(project, read_manifest(state.path), state.checksum)
     for old in project.target_path.glob("orch_lineage_digest.*"):
         old.unlink(missing_ok=True)
     atomic_write_bytes(cache, pickle.dumps({"format": DIGEST_FORMAT, "digest": digest},

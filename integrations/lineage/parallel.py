@@ -6,6 +6,7 @@ so it travels to a worker and back cheaply; each worker parses once, qualifies o
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import threading
@@ -17,6 +18,7 @@ from typing import Any
 from integrations.lineage.duck import duckdb_syntax_error
 from integrations.lineage.prepare import SqlLineageError, parse
 from integrations.lineage.query import analyze
+from orchestrator.memory import paused_gc
 
 PARALLEL_THRESHOLD = 32
 """Tasks in one batch that start the worker processes; once started, any batch of at least one
@@ -70,8 +72,20 @@ def process_context() -> Any:
     return multiprocessing.get_context(method)
 
 
+def _start_worker() -> None:
+    """What the parent built is not the worker's garbage: frozen, the collector never walks it
+    (a parent may fork with collection paused: a worker collects)."""
+    gc.freeze()
+    gc.enable()
+
+
 def _run_chunk(tasks: Sequence[Task]) -> list[Outcome]:
-    return [run_task(t) for t in tasks]
+    """A chunk in a worker: sqlglot trees are cyclic (parent links), so only the collector frees
+    them; one young-generation pass per chunk instead of several per query (~15% of the CPU)."""
+    with paused_gc():
+        outcomes = [run_task(t) for t in tasks]
+    gc.collect(0)
+    return outcomes
 
 
 class Runner:
@@ -95,7 +109,7 @@ class Runner:
 
     def _executor(self) -> Executor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=process_context())
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=process_context(), initializer=_start_worker)
         return self._pool
 
     def close(self) -> None:

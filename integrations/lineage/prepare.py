@@ -168,6 +168,8 @@ def referenced_tables(query: exp.Expr) -> list[exp.Table]:
 def qualify_query(query: exp.Expr, schema: Mapping[str, Any] | Any, dialect: str = "duckdb") -> exp.Expr:
     """Qualify every column with its source and expand stars against `schema` (nested dict or
     sqlglot Schema). Raises SqlLineageError naming what could not be resolved."""
+    if dialect == "duckdb" and isinstance(schema, Mapping):
+        schema = _duckdb_schema(schema)
     try:
         return qualify(query, dialect=dialect, schema=schema, validate_qualify_columns=False,
                        quote_identifiers=False, identify=False)
@@ -175,6 +177,29 @@ def qualify_query(query: exp.Expr, schema: Mapping[str, Any] | Any, dialect: str
         raise SqlLineageError(f"SQL does not qualify: {str(exc).splitlines()[0]}") from None
     except (KeyError, ValueError, TypeError, AttributeError, RecursionError) as exc:
         raise SqlLineageError(f"SQL does not qualify: {type(exc).__name__}: {exc}") from None
+
+
+def _duckdb_schema(schema: Mapping[str, Any]) -> Any:
+    """A sqlglot schema of a nested dict, normalized as DuckDB normalizes names (lower case, quoted
+    or not) up front: sqlglot's own normalization parses every name, a third of a model's qualify."""
+    from sqlglot.schema import MappingSchema
+
+    def lowered(level: Mapping[str, Any]) -> dict[str, Any] | None:
+        out: dict[str, Any] = {}
+        for key, value in level.items():
+            if not isinstance(key, str) or '"' in key:
+                return None  # a name sqlglot would parse differently: let it normalize
+            if isinstance(value, Mapping):
+                value = lowered(value)
+                if value is None:
+                    return None
+            out[key.lower()] = value
+        return out
+
+    normalized = lowered(schema)
+    if normalized is None:
+        return schema
+    return MappingSchema(normalized, dialect="duckdb", normalize=False)
 
 
 def normalize_name(name: str, dialect: str = "duckdb") -> str:

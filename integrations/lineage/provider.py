@@ -34,10 +34,12 @@ from integrations.lineage.schemas import (
     latest_metadata,
 )
 from integrations.lineage.store import FILE_NAME, LineageStore
+from orchestrator.memory import paused_gc
 
 IcebergHook = Callable[[str, "tuple[str, ...] | None"], "dict[str, str] | None"]
 
 
+@paused_gc()  # caches, results: 100,000s of objects built, none garbage
 def column_lineage(defs: Any, *, store: Any = None, home: str | Path | None = None,
                    recorded_schemas: Mapping[str, Any] | None = None, warehouse: str | Path | None = None,
                    iceberg: IcebergHook | None = None, workers: int | None = None,
@@ -113,6 +115,7 @@ def rejected_by_warehouse(results: Mapping[str, Any], store: Any) -> dict[str, A
     return found
 
 
+@paused_gc()  # caches, results: 100,000s of objects built, none garbage
 def dbt_column_lineage(project: DbtProject | str | Path, *, recorded_schemas: Mapping[str, Any] | None = None,
                        warehouse: str | Path | None = None, iceberg: IcebergHook | None = None,
                        store: str | Path | None | bool = True, workers: int | None = None,

@@ -69,6 +69,7 @@ class _Walker(FilterClauses):
         self.warnings: list[str] = []
         self.tables: set[str] = set()
         self.windows: dict[int, list[exp.Window]] = {}
+        self.output_index: dict[int, dict[str, Sources]] = {}
 
     def run(self) -> QueryLineage:
         for scope in self.scopes:
@@ -107,12 +108,24 @@ class _Walker(FilterClauses):
             if source.args.get("pivots"):
                 return self._pivoted(scope, source.args["pivots"][-1], column)
             return self._table_column(source, column.name)
-        for out_name, sources in self.outputs.get(id(source), ()):
-            if out_name == column.name:
-                return sources
+        found = self._output_named(id(source), column.name)
+        if found is not None:
+            return found
         if id(source) in self.outputs:
             self._warn(f"column '{column.name}' is not an output of '{name}'")
         return {}
+
+    def _output_named(self, scope_id: int, name: str) -> Sources | None:
+        """The first output of a walked scope by that name (indexed once: wide `*` chains read
+        hundreds of columns, each by name)."""
+        index = self.output_index.get(scope_id)
+        if index is None:
+            index = {}
+            for out_name, sources in self.outputs.get(scope_id, ()):
+                index.setdefault(out_name, sources)
+            if scope_id in self.outputs:
+                self.output_index[scope_id] = index
+        return index.get(name)
 
     def _table_column(self, table: exp.Table, name: str) -> Sources:
         if not table.name:  # a table function (read_parquet, range...): no upstream asset

@@ -84,3 +84,17 @@ def test_openlineage_column_lineage_facets():
                                                       "masking": False}]}]
     named = lineage.column_lineage_facets(_graph(), name_of=lambda a: ("wh", a.replace("/", ".")))
     assert named["mart/revenue"]["dataset"][0]["name"] == "stg.orders"
+
+
+def test_schema_names_in_any_case_resolve_as_duckdb_normalizes_them():
+    """The schema is normalized up front for DuckDB (lower case); a name sqlglot must parse
+    itself (quotes in it) takes sqlglot's own normalization, with the same answer."""
+    upper = {"WAREHOUSE": {"MAIN": {"ORDERS": {"ID": "INT", "Amount": "DOUBLE"}}}}
+    sql = "select id, sum(amount) as total from warehouse.main.orders group by id"
+    found = lineage.column_lineage_of_sql(sql, upper)
+    assert found["id"] == [("warehouse.main.orders", "id", "direct")]
+    assert found["total"] == [("warehouse.main.orders", "amount", "aggregate")]
+    quoted = {"warehouse": {"main": {"orders": {'"ID"': "INT", "amount": "DOUBLE"}}}}
+    assert lineage.column_lineage_of_sql("select * from warehouse.main.orders", quoted) == found.__class__(
+        {"id": [("warehouse.main.orders", "id", "direct")],
+         "amount": [("warehouse.main.orders", "amount", "direct")]})
