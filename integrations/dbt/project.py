@@ -1,7 +1,8 @@
 """DbtProject: a dbt project on disk, its manifest, and the caches that make loading it cheap.
 
-The manifest at `target/manifest.json` is used while it is newer than every project file; when a
-file changed, the project is re-parsed (dbt's partial parsing) automatically unless
+The manifest at `target/manifest.json` is used while no project file changed since the parse that
+wrote it (a manifest dbt wrote itself: while it is newer than every project file); when a file
+changed, the project is re-parsed (dbt's partial parsing) automatically unless
 `reparse="never"` (or ORCH_DBT_REPARSE=never), in which case a stale manifest is an error naming
 the command to run. The assets built from a manifest are cached beside it, keyed by its checksum.
 """
@@ -114,13 +115,19 @@ class DbtProject:
         return [self.project_dir / name for name in PACKAGE_FILES if (self.project_dir / name).exists()]
 
     def newest_source_mtime(self) -> int:
-        """The newest modification time of any file dbt parses (0 when there are none). Symlinked
-        folders are followed (dbt deps links local packages), each real folder once."""
-        newest = 0
+        """The newest modification time of any file dbt parses (0 when there are none)."""
+        return self.source_fingerprint()[0]
+
+    def source_fingerprint(self) -> tuple[int, int, int]:
+        """(newest modification time, number of files, sum of their modification times) of the files
+        dbt parses: an edit, a new file and a deleted file each change it. Symlinked folders are
+        followed (dbt deps links local packages), each real folder once."""
+        newest = count = total = 0
         tops = [self.project_dir / "dbt_project.yml", self.profiles_dir / "profiles.yml", *self.package_files()]
         for top in tops:
             if top.exists():
-                newest = max(newest, top.stat().st_mtime_ns)
+                mtime = top.stat().st_mtime_ns
+                newest, count, total = max(newest, mtime), count + 1, total + mtime
         seen: set[str] = set()
         for folder in self.source_dirs():
             stack = [str(folder)]
@@ -139,8 +146,9 @@ class DbtProject:
                         if entry.is_dir():
                             stack.append(entry.path)
                         elif entry.name.endswith(SOURCE_SUFFIXES):
-                            newest = max(newest, entry.stat().st_mtime_ns)
-        return newest
+                            mtime = entry.stat().st_mtime_ns
+                            newest, count, total = max(newest, mtime), count + 1, total + mtime
+        return newest, count, total
 
     def needs_deps(self) -> bool:
         """True when packages.yml / dependencies.yml name packages that are not installed (or
@@ -162,11 +170,45 @@ class DbtProject:
         return read_target(self.project_dir, self.profiles_dir, self.target)
 
     def is_stale(self) -> bool:
+        """True when the files changed since the manifest was parsed: compared with the files a parse
+        of ours read (so a file dated in the future, e.g. by clock skew, is not re-parsed again and
+        again until the clock passes it), else with the manifest's own modification time (a manifest
+        written by dbt itself)."""
         if not self.manifest_path.exists():
             return True
         if self.parse_env_changed() or self.parse_vars_changed() or self.needs_deps():
             return True
-        return self.newest_source_mtime() > self.manifest_path.stat().st_mtime_ns
+        sources = self.source_fingerprint()
+        parsed = self.parsed_sources()
+        if parsed is not None:
+            return sources != parsed
+        return sources[0] > self.manifest_path.stat().st_mtime_ns
+
+    @property
+    def parse_sources_path(self) -> Path:
+        return self.target_path / "orch_parse_sources.json"
+
+    def _manifest_key(self) -> str:
+        stat = self.manifest_path.stat()
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+    def record_parsed_sources(self, sources: tuple[int, int, int]) -> None:
+        """After a parse: the fingerprint of the files it read (taken before dbt read them, so an
+        edit during the parse still counts), tied to the manifest it wrote."""
+        atomic_write_bytes(self.parse_sources_path,
+                           json.dumps({"manifest": self._manifest_key(), "sources": list(sources)}).encode())
+
+    def parsed_sources(self) -> tuple[int, int, int] | None:
+        """The fingerprint recorded by the parse that wrote the current manifest (None: another
+        manifest, e.g. one `dbt parse` wrote)."""
+        try:
+            recorded = json.loads(self.parse_sources_path.read_text())
+            if recorded["manifest"] != self._manifest_key():
+                return None
+            newest, count, total = recorded["sources"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return int(newest), int(count), int(total)
 
     @property
     def parse_env_path(self) -> Path:
@@ -221,8 +263,10 @@ class DbtProject:
             self.parse()
         return self.manifest_path
 
-    def manifest_state(self) -> ManifestState:
-        path = self.ensure_manifest()
+    def manifest_state(self, ensure: bool = True) -> ManifestState:
+        """The manifest's path and checksum; `ensure`: re-parse first when it is stale (a parse
+        itself passes False: it just wrote the manifest)."""
+        path = self.ensure_manifest() if ensure else self.manifest_path
         stat = path.stat()
         stamp = self.target_path / "orch_manifest.stamp"
         key = f"{stat.st_size}:{stat.st_mtime_ns}"

@@ -93,6 +93,7 @@ def parse_project(project: DbtProject) -> Any:
     packages are installed first when packages.yml names some that are not."""
     if project.needs_deps():
         install_packages(project)
+    sources = project.source_fingerprint()  # before dbt reads them: an edit during the parse counts
     with one_invocation():
         result = invoke_dbt(["parse", *dbt_args(project), "--log-level", "none"])
     if not result.success:
@@ -102,7 +103,8 @@ def parse_project(project: DbtProject) -> Any:
     used = set(getattr(manifest, "env_vars", None) or {})
     atomic_write_bytes(project.parse_env_path, json.dumps(project.parse_env(used)).encode())
     atomic_write_bytes(project.parse_vars_path, project.vars_key.encode())
-    state = project.manifest_state()
+    project.record_parsed_sources(sources)
+    state = project.manifest_state(ensure=False)
     for old in project.target_path.glob(f"{_PARSED_PREFIX}*"):
         old.unlink(missing_ok=True)
     atomic_write_bytes(_parsed_cache(project, state.checksum), manifest_pickle.dumps(manifest))

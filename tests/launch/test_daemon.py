@@ -146,17 +146,24 @@ def test_a_daemon_killed_mid_tick_neither_loses_nor_doubles_a_tick(storage_url, 
     due = 55  # within the default catch-up window of an hour
     store.triggers.set_watermark("quick_job_schedule", "schedule", time.time() - due * 60)
     landed = 0  # kills that hit the daemon while it was catching up: some ticks stored, not all
+
+    def caught_up() -> bool:  # a daemon finished a pass: its watermark follows the clock
+        return store.triggers.states()["quick_job_schedule"].last_tick_at > time.time() - 5
+
     for _ in range(3):  # launching is off (0 runs at once): only ticking is measured
+        if caught_up():  # no catch-up left to kill a daemon in (else the next tick is a minute away)
+            break
         before = len(store.triggers.ticks("quick_job_schedule", limit=200))
         process = daemon(storage_url, env, "--max-concurrent-runs", "0")
-        wait_for(lambda: len(store.triggers.ticks("quick_job_schedule", limit=200)) > before or process.poll(),
-                 what="the daemon to tick")
+        wait_for(lambda: len(store.triggers.ticks("quick_job_schedule", limit=200)) > before or caught_up()
+                 or process.poll(), what="the daemon to tick")
         process.kill()
         process.wait()
         landed += len(store.triggers.ticks("quick_job_schedule", limit=200)) < due
     process = daemon(storage_url, env, "--max-concurrent-runs", "0")
+    started = time.time()
     try:
-        wait_for(lambda: store.triggers.states()["quick_job_schedule"].last_tick_at > time.time() - 5,
+        wait_for(lambda: store.triggers.states()["quick_job_schedule"].last_tick_at >= started,
                  timeout=60, what="the schedule to catch up")
     finally:
         stop(process)
@@ -175,9 +182,13 @@ def test_two_daemons_launch_each_of_many_runs_exactly_once(backend, count, reque
     defs = load_definitions(QUEUE)
     with open_store(url, tmp_path) as store:
         store.triggers.set_status("quick_job_schedule", "schedule", "stopped")  # only the queued runs
-        runs = [enqueue_run(store, defs, selection="quick") for _ in range(count)]
         daemons = [daemon(url, env, "--max-concurrent-runs", "6") for _ in range(2)]
         try:
+            # both up before the runs arrive: on a loaded machine one daemon could otherwise finish
+            # all of them before the other one started
+            wait_for(lambda: len(store.queue.daemons()) == 2 or any(d.poll() is not None for d in daemons),
+                     what="both daemons to start")
+            runs = [enqueue_run(store, defs, selection="quick") for _ in range(count)]
             wait_for(lambda: all(r.status.terminal for r in store.list_runs(limit=count + 10)), timeout=600,
                      what=f"{count} runs")
         finally:

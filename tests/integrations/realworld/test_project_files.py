@@ -34,9 +34,13 @@ def test_a_new_test_under_custom_test_paths_is_a_check_after_the_automatic_repar
     before = {c.name for c in dbt_assets(project) if hasattr(c, "asset")}
     (root / "checks" / "assert_one_order_per_id.sql").write_text(
         "select order_id from {{ ref('fct_orders') }} group by 1 having count(*) > 1\n")
-    _touch_later(root / "checks" / "assert_one_order_per_id.sql")
+    # dated a day ahead (clock skew): parsed once, not again and again until the clock passes it
+    _touch_later(root / "checks" / "assert_one_order_per_id.sql", 86_400)
     after = {c.name for c in dbt_assets(DbtProject(root)) if hasattr(c, "asset")}
     assert after - before == {"assert_one_order_per_id"}
+    assert not DbtProject(root).is_stale()
+    (root / "checks" / "assert_amounts_not_negative.sql").touch()  # an edit older than that future file
+    assert DbtProject(root).is_stale(), "an edit was hidden behind a file dated in the future"
 
 
 def test_local_packages_are_installed_and_their_macros_watched(realworld):
