@@ -24,7 +24,7 @@ from orchestrator.errors import ExecutionError
 from orchestrator.automation.staleness import data_version_of
 from orchestrator.execution.batch_step import run_batch
 from orchestrator.execution.plan import Step
-from orchestrator.execution.python_step import CANCELED, StepEnv, StepOutcome, run_python_asset
+from orchestrator.execution.python_step import CANCELED, SUCCEEDED, StepEnv, StepOutcome, run_python_asset
 from orchestrator.keys import AssetKey
 from orchestrator.storage.events import Event, EventType
 
@@ -121,9 +121,10 @@ class _TaskEvents:
         with self.lock:
             self.pending.append(event)
 
-    def send(self, result: TaskResult | None = None) -> None:
+    def send(self, result: TaskResult | None = None, last: bool = False) -> None:
         """Publish the pending events; with `result`, the last message of this attempt (even with no
-        events): the run's process settles the step from it, with no extra round trip to fetch it."""
+        events): the run's process settles the step from it, with no extra round trip to fetch it.
+        `last`: no step of this task runs after it (a chain that stops here drops the rest)."""
         with self.lock:  # held while publishing, so batches leave in order
             batch, self.pending = self.pending, []
             if not batch and result is None:
@@ -133,13 +134,15 @@ class _TaskEvents:
                 message["events"] = _dumps_events(batch)
             if result is not None:
                 message["result"] = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+            if last:
+                message["last"] = True
             self.publish(message)
             self.batches += 1
 
-    def finish(self, result: TaskResult) -> None:
+    def finish(self, result: TaskResult, last: bool = True) -> None:
         if self.run.writer is not None:
             self.run.writer.flush()  # in the store before the run's process hears of the result
-        self.send(result)
+        self.send(result, last)
 
 
 def _dumps_events(events: list[Event]) -> bytes:
@@ -225,10 +228,34 @@ def _worker_run(run_id: str, payload: bytes | Callable[[], bytes]) -> _WorkerRun
     return run
 
 
-def run_step(task: StepTask, payload: bytes | Callable[[], bytes], publish: Publish, worker: str) -> TaskResult:
-    """Run one step of a run on this worker (`worker`: its address) and return its outcome; values
-    stay in the IO managers."""
-    run = _worker_run(task.run_id, payload)
+def run_steps(tasks: tuple[StepTask, ...], payload: bytes | Callable[[], bytes], publish: Publish,
+              worker: str) -> list[TaskResult]:
+    """Run steps of one run on this worker (`worker`: its address), in order: one step, or a fused
+    linear chain (each step reads the one before it; see fusion.py). The chain stops after a step
+    that does not succeed, or when the run is canceled; the last message of the task says so. Returns
+    the results of the steps that ran; values stay in the IO managers."""
+    run = _worker_run(tasks[0].run_id, payload)
+    results: list[TaskResult] = []
+    versions: dict[tuple[AssetKey, str | None], str] = {}
+    for i, task in enumerate(tasks):
+        if versions:  # direct mode: the steps before it in this chain stamped their versions here
+            task = dataclasses.replace(task, versions={**(task.versions or {}), **versions})
+        result, events = _run_step(run, task, publish, worker)
+        results.append(result)
+        versions.update(result.versions)
+        last = i == len(tasks) - 1 or run.cancel.is_set() or not succeeded(result.outcome, task.keys)
+        events.finish(result, last)
+        if last:
+            break
+    return results
+
+
+def succeeded(outcome: StepOutcome, keys: tuple[AssetKey, ...]) -> bool:
+    """Whether the steps after this one may run: every asset succeeded and no blocking check failed."""
+    return not outcome.blocked and all(outcome.statuses.get(k) == SUCCEEDED for k in keys)
+
+
+def _run_step(run: _WorkerRun, task: StepTask, publish: Publish, worker: str) -> tuple[TaskResult, _TaskEvents]:
     events = _TaskEvents(run, task, publish, worker)
     env = dataclasses.replace(run.env, emit=events.add)
     step = run.payload.steps[task.step_key]
@@ -246,9 +273,7 @@ def run_step(task: StepTask, payload: bytes | Callable[[], bytes], publish: Publ
         with run.lock:
             run.active.pop(task.token, None)
     outcome.values.clear()
-    result = TaskResult(outcome, events.shown, os.getpid(), events.versions)
-    events.finish(result)
-    return result
+    return TaskResult(outcome, events.shown, os.getpid(), events.versions), events
 
 
 def _interruptible(run: _WorkerRun, task: StepTask, env: StepEnv) -> StepOutcome:
