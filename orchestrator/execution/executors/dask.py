@@ -119,6 +119,8 @@ class _Attempt:
     number: int = 1
     token: str = ""
     requeued: int = 0
+    payload: Any = None
+    """The run's payload on the cluster when this attempt was sent."""
 
 
 class DaskPool(StepPool):
@@ -131,6 +133,7 @@ class DaskPool(StepPool):
         self.broken: str | None = None
         self.closed = False
         self._lock = threading.Condition()
+        self._scattering = threading.Lock()
         self._futures: dict[str, tuple[Any, _Attempt]] = {}  # token -> (its task's future, attempt)
         self._tasks: dict[str, list[_Attempt]] = {}  # a task's key -> its attempts, in order
         self._chains = linear_chains(scope.steps, scope.env.graph)
@@ -148,7 +151,8 @@ class DaskPool(StepPool):
             if direct:  # the run's first events get their ids before any worker appends
                 scope.buffer.flush()
             self.client.subscribe_topic(TOPIC, self._on_events)
-            self.payload = self.client.scatter(_dumps(payload), broadcast=True, hash=False)
+            self._payload_bytes = _dumps(payload)
+            self.payload = self.client.scatter(self._payload_bytes, broadcast=True, hash=False)
         except BaseException:
             self._close_client()
             raise
@@ -195,7 +199,11 @@ class DaskPool(StepPool):
             groups.setdefault(tuple(sorted(resources.items())), []).append((chain, tasks))
         for resources, group in groups.items():
             try:
-                futures = self.client.map(_dask_task, [t for _, t in group], [self.payload] * len(group),
+                payload = self._payload_now()
+                for chain, _ in group:
+                    for a in chain:
+                        a.payload = payload
+                futures = self.client.map(_dask_task, [t for _, t in group], [payload] * len(group),
                                           key=[c[0].token for c, _ in group], pure=False,
                                           resources=dict(resources) or None, retries=0)
             except Exception as exc:
@@ -208,6 +216,13 @@ class DaskPool(StepPool):
                     self._futures.update((a.token, (future, a)) for a in chain)
             for future in futures:
                 future.add_done_callback(self._done.put)
+
+    def _payload_now(self) -> Any:
+        """The run's payload on the cluster, scattered again if every worker that held it died."""
+        with self._scattering:  # not self._lock: the client's event loop takes that one
+            if self.payload.status != "finished":
+                self.payload = self.client.scatter(self._payload_bytes, broadcast=True, hash=False)
+            return self.payload
 
     def _fail(self, chain: list[_Attempt], error: BaseException) -> None:
         """The chain's first step fails with `error`; the driver skips the steps after it."""
@@ -251,10 +266,15 @@ class DaskPool(StepPool):
 
     def _on_events(self, event: tuple[float, dict[str, Any]]) -> None:
         """Messages workers publish, in the order they sent them (on the client's event loop): event
-        batches, and last the attempt's result, which settles the step at once."""
+        batches, and last the attempt's result, which settles the step at once. Several messages of
+        one task may come as one batch."""
         message = event[1]
         if message.get("run") != self.run_id or self.closed:
             return
+        for part in message.get("batch", (message,)):
+            self._on_message(part)
+
+    def _on_message(self, message: dict[str, Any]) -> None:
         token = message["token"]
         if "events" in message:
             self.scope.buffer.add_many(loads(message["events"]))
@@ -329,6 +349,12 @@ class DaskPool(StepPool):
             for attempt in chain[len(results):]:
                 self._drop(attempt)
             return
+        if (future.status == "cancelled" and self.client.status == "running" and not self.scope.cancel.is_set()
+                and first.payload is not None and first.payload.status != "finished"):
+            # the run's payload died with every worker holding it (the task's own worker too): the
+            # task was dropped, not failed; it goes again (scattered anew) as after a KilledWorker
+            self._retry_or_fail(unsettled, None)
+            return
         if future.status == "cancelled" or self.client.status not in ("running", "newly-created"):
             if self.scope.cancel.is_set():
                 for attempt in unsettled:
@@ -361,9 +387,10 @@ class DaskPool(StepPool):
         return any(e.step_key == attempt.step.key and e.data.get("worker") == worker
                    and e.data.get("attempt") == attempt.number for e in started)
 
-    def _retry_or_fail(self, unsettled: list[_Attempt], error: BaseException) -> None:
-        """The worker running a task died: its first unfinished step used an attempt if it had begun;
-        the steps of its chain after that one had not, and go along with it."""
+    def _retry_or_fail(self, unsettled: list[_Attempt], error: BaseException | None) -> None:
+        """The worker running a task died (`error`: KilledWorker, or None when the task was dropped
+        with the run's payload): its first unfinished step used an attempt if it had begun; the steps
+        of its chain after that one had not, and go along with it."""
         attempt, rest = unsettled[0], [replace(a) for a in unsettled[1:]]
         graph = self.scope.env.graph
         policies = [graph.assets[k].retry for k in attempt.keys]
@@ -374,7 +401,8 @@ class DaskPool(StepPool):
             # queued on the worker that died, not yet begun: it runs elsewhere, no attempt used
             self._submit([replace(attempt, requeued=attempt.requeued + 1), *rest])
             return
-        where = f"The Dask worker {worker} running step '{attempt.step.key}' died (attempt {attempt.number}/{policy.attempts})"
+        who = f"The Dask worker {worker}" if worker != "?" else "The Dask worker"
+        where = f"{who} running step '{attempt.step.key}' died (attempt {attempt.number}/{policy.attempts})"
         if attempt.number >= policy.attempts or self.scope.cancel.is_set():
             self._fail([attempt, *rest], ExecutionError(
                 f"{where}. Give its asset a retry policy (retry=RetryPolicy(attempts=2)) to run it again on "
