@@ -312,7 +312,7 @@ class DaskPool(StepPool):
                 return
             with self._lock:
                 chain = self._tasks.get(future.key, [])
-                unsettled = self._unsettled_of(chain, future)
+                unsettled = self._unsettled(future)
             tokens = [a.token for a in unsettled]
             try:
                 if unsettled:  # else settled by their result messages already
@@ -327,9 +327,6 @@ class DaskPool(StepPool):
                     for token in tokens:
                         self._futures.pop(token, None)
 
-    def _unsettled_of(self, chain: list[_Attempt], future: Any) -> list[_Attempt]:
-        return [a for a in chain if self._futures.get(a.token, (None,))[0] is future]
-
     def _settle(self, future: Any, chain: list[_Attempt], unsettled: list[_Attempt]) -> None:
         """A task that ended before the result messages of all its steps: failed, its worker died,
         the scheduler was lost, or (rarely) the messages are late."""
@@ -338,7 +335,7 @@ class DaskPool(StepPool):
             deadline = time.monotonic() + RESULT_WAIT_SECONDS
             while time.monotonic() < deadline:
                 with self._lock:
-                    if not self._unsettled_of(chain, future):
+                    if not self._unsettled(future):
                         return  # the messages came
                 time.sleep(0.01)
             results = future.result()  # of the steps that ran, in order
