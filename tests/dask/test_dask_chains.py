@@ -8,6 +8,7 @@ from orchestrator import AssetKey, EventType, RunStatus, materialize
 from orchestrator.automation.staleness import data_version_of
 from orchestrator.execution.executors.dask import DaskExecutor
 from orchestrator.storage import open_store
+from orchestrator.storage.sql import SqlEventStore
 from tests.dask.conftest import worker_pids
 from tests.dask.test_dask_faults import _wait_for, kill_worker_mid_step, start_run
 
@@ -51,12 +52,24 @@ def test_a_chain_runs_as_one_task_with_the_events_and_data_of_the_thread_executo
     for key in LINKS:
         assert [t for t, _ in _per_asset(dask_events)[key]] == [
             EventType.STEP_STARTED, EventType.MATERIALIZATION, EventType.STEP_SUCCEEDED]
-    materialized = [str(e.asset_key) for e in dask_events if e.type == EventType.MATERIALIZATION]
-    assert materialized == list(LINKS)  # in chain order
-    stamped = {str(e.asset_key): e for e in dask_events if e.type == EventType.MATERIALIZATION}
+    _assert_each_link_read_the_one_before(dask_events)
+
+
+def _assert_each_link_read_the_one_before(events) -> None:
+    materialized = [e for e in events if e.type == EventType.MATERIALIZATION]
+    assert [str(e.asset_key) for e in materialized] == list(LINKS)  # in chain order
+    stamped = {str(e.asset_key): e for e in materialized}
     for before, after in zip(LINKS, LINKS[1:]):  # each records the version of the step before it
-        version = data_version_of(stamped[before].data, dask.run_id, stamped[before].timestamp)
+        version = data_version_of(stamped[before].data, stamped[before].run_id, stamped[before].timestamp)
         assert stamped[after].data["input_versions"][before] == version
+
+
+def test_a_chain_on_postgresql_is_stamped_on_the_worker_with_each_link_s_fresh_version(tmp_path, cluster, steps,
+                                                                                      postgres_url):
+    with SqlEventStore(postgres_url) as store:  # workers append (and stamp) the events themselves
+        result = materialize(steps, "+link_d", home=tmp_path, store=store, executor=DaskExecutor(address=cluster))
+        assert result.success
+        _assert_each_link_read_the_one_before(store.events(result.run_id))
 
 
 def test_a_failure_in_the_middle_of_a_chain_skips_the_rest_as_on_threads(tmp_path, cluster, steps):
