@@ -3,12 +3,15 @@ scheduler lost mid-run."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from orchestrator import AssetKey, EventType, RunStatus, materialize
@@ -32,22 +35,21 @@ def _wait_for(path: Path, timeout: float = 60) -> str:
     return path.read_text()
 
 
-def test_a_worker_killed_mid_step_is_retried_on_another_worker(tmp_path, cluster, steps):
-    control = tmp_path / "control"
-    control.mkdir()
-    store = open_store(None, tmp_path / "home")
-    done: dict = {}
-    run = threading.Thread(target=lambda: done.update(result=materialize(
-        steps, "+after_victim +compass", home=tmp_path / "home", store=store, resources={"control": str(control)},
-        executor=DaskExecutor(address=cluster))))
-    run.start()
-    victim_pid = int(_wait_for(control / "victim.pid"))
+def kill_worker_mid_step(run: threading.Thread, done: dict, marker: Path, cluster: str):
+    """SIGKILL the worker whose pid a step wrote to `marker`, once that step is surely running; the
+    run's result once it ended, successful."""
+    victim_pid = int(_wait_for(marker))
     assert victim_pid in worker_pids(cluster)
     time.sleep(0.6)  # its first events reached the run: it is mid-step, not merely queued there
     os.kill(victim_pid, signal.SIGKILL)
     run.join(120)
-    result = done["result"]
-    assert result.success, result.causes
+    assert done["result"].success, done["result"].causes
+    return done["result"]
+
+
+def test_a_worker_killed_mid_step_is_retried_on_another_worker(tmp_path, cluster, steps):
+    run, done, store, _, control, _ = start_run(steps, "+after_victim +compass", tmp_path, cluster)
+    result = kill_worker_mid_step(run, done, control / "victim.pid", cluster)
     retries = [e for e in store.events(result.run_id, types=[EventType.STEP_RETRY]) if e.asset_key == K("victim")]
     assert len(retries) == 1 and "died (attempt 1/2)" in retries[0].message
 
@@ -57,7 +59,9 @@ def test_a_worker_killed_mid_step_is_retried_on_another_worker(tmp_path, cluster
     store.close()
 
 
-def test_cancel_interrupts_steps_running_on_workers(tmp_path, cluster, steps):
+def start_run(steps, selection: str, tmp_path: Path, cluster: str):
+    """A run of `selection` on the cluster, in a thread: (thread, its result once done, store, home,
+    control folder, cancel event)."""
     control = tmp_path / "control"
     control.mkdir()
     home = tmp_path / "home"
@@ -65,9 +69,14 @@ def test_cancel_interrupts_steps_running_on_workers(tmp_path, cluster, steps):
     cancel = threading.Event()
     done: dict = {}
     run = threading.Thread(target=lambda: done.update(result=execute_plan(
-        build_plan(steps, "spinner", None), store=store, io_managers=default_io_managers(home),
+        build_plan(steps, selection, None), store=store, io_managers=default_io_managers(home),
         resources={"control": str(control)}, executor=DaskExecutor(address=cluster), cancel=cancel)))
     run.start()
+    return run, done, store, home, control, cancel
+
+
+def test_cancel_interrupts_steps_running_on_workers(tmp_path, cluster, steps):
+    run, done, store, home, control, cancel = start_run(steps, "spinner", tmp_path, cluster)
     _wait_for(control / "spinner.started")
     canceled_at = time.monotonic()
     cancel.set()
@@ -89,19 +98,43 @@ def _start(args: list[str], log: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", *args], stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
-def test_losing_the_scheduler_fails_the_run_clearly_and_it_can_run_again(tmp_path, steps, dask_dirs):
-    control = tmp_path / "control"
-    control.mkdir()
+@contextmanager
+def one_worker_cluster(tmp_path: Path, local_directory: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A scheduler and one worker (whose nanny starts it again when it dies), as processes of their
+    own: (the scheduler's address, its process)."""
     scheduler_file = tmp_path / "scheduler.json"
     scheduler = _start(["distributed.cli.dask_scheduler", "--scheduler-file", str(scheduler_file), "--port", "0",
                         "--no-dashboard"], tmp_path / "scheduler.log")
     worker = None
     try:
-        import json
-
         address = json.loads(_wait_for(scheduler_file))["address"]
         worker = _start(["distributed.cli.dask_worker", address, "--nthreads", "1", "--no-dashboard",
-                         "--local-directory", str(dask_dirs / "lost")], tmp_path / "worker.log")
+                         "--local-directory", str(local_directory)], tmp_path / "worker.log")
+        deadline = time.monotonic() + 60
+        while not worker_pids(address):
+            assert time.monotonic() < deadline, "the worker never joined"
+            time.sleep(0.1)
+        yield address, scheduler
+    finally:
+        for proc in (scheduler, worker):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait(30)
+
+
+def test_a_run_whose_only_worker_died_goes_on_on_the_worker_started_in_its_place(tmp_path, steps, dask_dirs):
+    with one_worker_cluster(tmp_path, dask_dirs / "replaced") as (address, _):
+        run, done, store, _, control, _ = start_run(steps, "+after_victim", tmp_path, address)
+        result = kill_worker_mid_step(run, done, control / "victim.pid", address)  # the payload dies too
+        retries = [e for e in store.events(result.run_id, types=[EventType.STEP_RETRY])]
+        assert [e.asset_key for e in retries] == [K("victim")]
+        store.close()
+
+
+def test_losing_the_scheduler_fails_the_run_clearly_and_it_can_run_again(tmp_path, steps, dask_dirs):
+    control = tmp_path / "control"
+    control.mkdir()
+    with one_worker_cluster(tmp_path, dask_dirs / "lost") as (address, scheduler):
         home = tmp_path / "home"
         store = open_store(None, home)
         done: dict = {}
@@ -127,8 +160,3 @@ def test_losing_the_scheduler_fails_the_run_clearly_and_it_can_run_again(tmp_pat
                              queued=store.queue.mark_running(rerun.run_id, os.getpid(), "test"))
         assert again.success and store.get_run(rerun.run_id).status == RunStatus.SUCCEEDED
         store.close()
-    finally:
-        for proc in (scheduler, worker):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait(30)

@@ -4,12 +4,13 @@ Without an address a `LocalCluster` starts for the run (one worker process per c
 each); with one, the run's steps go to that scheduler. Values move through the IO managers, never
 through Dask's memory: a task returns only its step's outcome. What every step needs (graph, IO
 managers, resources) is pickled once per run and replicated to the workers. A contiguous dbt
-segment is one step, so one task on one worker (one dbt invocation).
+segment is one step, so one task on one worker (one dbt invocation); a linear chain of Python steps
+is one task too (fusion.py), each step in it settled as its own result message arrives.
 
 Events: with a PostgreSQL store every worker appends its steps' events itself; otherwise (SQLite,
 memory) workers publish them to the scheduler in batches and this process appends them in order.
-Faults: a worker that dies mid-step fails that attempt; the step is submitted again, to another
-worker, while its assets' retry policy allows. Losing the scheduler fails the run's open steps with
+Faults: a worker that dies mid-step fails that attempt; the step (with the rest of its chain) is
+submitted again, to another worker, while its assets' retry policy allows. Losing the scheduler fails the run's open steps with
 a clear error. A cancel interrupts the run's running steps on every worker.
 """
 
@@ -36,8 +37,9 @@ from distributed.system import MEMORY_LIMIT
 
 from orchestrator.errors import ExecutionError
 from orchestrator.execution.executors.base import RunScope, StepExecutor, StepPool, refuse_memory_io
+from orchestrator.execution.executors.fusion import linear_chains
 from orchestrator.execution.executors.remote import (
-    RunPayload, StepTask, TaskResult, cancel_run, forget_run, loads, run_environ, run_step, shippable,
+    RunPayload, StepTask, TaskResult, cancel_run, forget_run, loads, run_environ, run_steps, shippable,
 )
 from orchestrator.execution.plan import Step
 from orchestrator.execution.python_step import CANCELED, StepOutcome
@@ -103,10 +105,10 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _dask_task(task: StepTask, payload: bytes) -> TaskResult:
-    """The task every step becomes; runs on a worker."""
+def _dask_task(tasks: tuple[StepTask, ...], payload: bytes) -> list[TaskResult]:
+    """The task every step (or fused chain of steps) becomes; runs on a worker."""
     worker = get_worker()
-    return run_step(task, payload, lambda message: worker.log_event(TOPIC, message), worker.address)
+    return run_steps(tasks, payload, lambda message: worker.log_event(TOPIC, message), worker.address)
 
 
 @dataclass
@@ -117,6 +119,8 @@ class _Attempt:
     number: int = 1
     token: str = ""
     requeued: int = 0
+    payload: Any = None
+    """The run's payload on the cluster when this attempt was sent."""
 
 
 class DaskPool(StepPool):
@@ -129,11 +133,15 @@ class DaskPool(StepPool):
         self.broken: str | None = None
         self.closed = False
         self._lock = threading.Condition()
-        self._futures: dict[str, tuple[Any, _Attempt]] = {}
+        self._scattering = threading.Lock()
+        self._futures: dict[str, tuple[Any, _Attempt]] = {}  # token -> (its task's future, attempt)
+        self._tasks: dict[str, list[_Attempt]] = {}  # a task's key -> its attempts, in order
+        self._chains = linear_chains(scope.steps, scope.env.graph)
+        self._members: dict[str, _Attempt] = {}  # chain steps in flight the driver has not asked for yet
         self._started: set[str] = set()  # attempts whose worker began them (events came back)
         self._done: queue.Queue = queue.Queue()
         self._workers: dict[str, Any] = {}
-        self._pending: list[_Attempt] = []
+        self._pending: list[list[_Attempt]] = []
         self.direct = False
         try:
             url, direct = _store_address(scope.store)
@@ -143,7 +151,8 @@ class DaskPool(StepPool):
             if direct:  # the run's first events get their ids before any worker appends
                 scope.buffer.flush()
             self.client.subscribe_topic(TOPIC, self._on_events)
-            self.payload = self.client.scatter(_dumps(payload), broadcast=True, hash=False)
+            self._payload_bytes = _dumps(payload)
+            self.payload = self.client.scatter(self._payload_bytes, broadcast=True, hash=False)
         except BaseException:
             self._close_client()
             raise
@@ -153,45 +162,86 @@ class DaskPool(StepPool):
     # -- submitting -------------------------------------------------------------------------------
 
     def submit(self, step: Step, keys: tuple[AssetKey, ...]) -> Future[StepOutcome]:
-        attempt = _Attempt(step, keys, Future())
-        self._pending.append(attempt)  # sent by flush(), all ready steps in one message
-        return attempt.outcome
+        with self._lock:
+            member = self._members.pop(step.key, None)
+        if member is not None:  # already running in its chain's task
+            return member.outcome
+        chain = [_Attempt(step, keys, Future())]
+        chain += [_Attempt(s, s.assets, Future()) for s in self._chains.get(step.key, ())]
+        with self._lock:
+            self._members.update((a.step.key, a) for a in chain[1:])
+        self._pending.append(chain)  # sent by flush(), all ready steps in one message
+        return chain[0].outcome
 
     def flush(self) -> None:
         batch, self._pending = self._pending, []
         if batch:
             self._submit(*batch)
 
-    def _submit(self, *attempts: _Attempt) -> None:
-        groups: dict[tuple, list[tuple[_Attempt, StepTask]]] = {}
-        for attempt in attempts:
+    def _submit(self, *chains: list[_Attempt]) -> None:
+        """Send tasks: each a step, or a chain of steps run in order on one worker."""
+        groups: dict[tuple, list[tuple[list[_Attempt], tuple[StepTask, ...]]]] = {}
+        for chain in chains:
             try:
                 if self.broken:
                     raise ExecutionError(self.broken)
-                resources = self._resources(attempt)
+                resources = self._resources(chain[0])  # a chain's steps have the same hints
             except Exception as exc:
-                attempt.outcome.set_exception(exc)
+                self._fail(chain, exc)
                 continue
-            attempt.token = f"orch-{_slug(attempt.step.key)}-{self.run_id[:8]}-{attempt.number}-{uuid.uuid4().hex[:6]}"
             versions = None
             if self.direct and self.scope.stamper is not None:
-                versions = self.scope.stamper.versions_for(attempt.keys, self.scope.env.partition_of)
-            task = StepTask(self.run_id, attempt.step.key, attempt.keys, attempt.number, attempt.token, versions)
-            groups.setdefault(tuple(sorted(resources.items())), []).append((attempt, task))
+                keys = tuple(k for a in chain for k in a.keys)
+                versions = self.scope.stamper.versions_for(keys, self.scope.env.partition_of)
+            for a in chain:
+                a.token = f"orch-{_slug(a.step.key)}-{self.run_id[:8]}-{a.number}-{uuid.uuid4().hex[:6]}"
+            tasks = tuple(StepTask(self.run_id, a.step.key, a.keys, a.number, a.token, versions) for a in chain)
+            groups.setdefault(tuple(sorted(resources.items())), []).append((chain, tasks))
         for resources, group in groups.items():
             try:
-                futures = self.client.map(_dask_task, [t for _, t in group], [self.payload] * len(group),
-                                          key=[a.token for a, _ in group], pure=False,
+                payload = self._payload_now()
+                for chain, _ in group:
+                    for a in chain:
+                        a.payload = payload
+                futures = self.client.map(_dask_task, [t for _, t in group], [payload] * len(group),
+                                          key=[c[0].token for c, _ in group], pure=False,
                                           resources=dict(resources) or None, retries=0)
             except Exception as exc:
-                for attempt, _ in group:
-                    attempt.outcome.set_exception(exc)
+                for chain, _ in group:
+                    self._fail(chain, exc)
                 continue
             with self._lock:
-                for (attempt, _), future in zip(group, futures, strict=True):
-                    self._futures[attempt.token] = (future, attempt)
+                for (chain, _), future in zip(group, futures, strict=True):
+                    self._tasks[future.key] = chain
+                    self._futures.update((a.token, (future, a)) for a in chain)
             for future in futures:
                 future.add_done_callback(self._done.put)
+
+    def _payload_now(self) -> Any:
+        """The run's payload on the cluster, scattered again if every worker that held it died."""
+        with self._scattering:  # not self._lock: the client's event loop takes that one
+            if self.payload.status != "finished":
+                self.payload = self.client.scatter(self._payload_bytes, broadcast=True, hash=False)
+            return self.payload
+
+    def _fail(self, chain: list[_Attempt], error: BaseException) -> None:
+        """The chain's first step fails with `error`; the driver skips the steps after it."""
+        if not chain[0].outcome.done():
+            chain[0].outcome.set_exception(error)
+        for attempt in chain[1:]:
+            self._drop(attempt)
+
+    def _drop(self, attempt: _Attempt) -> None:
+        """A chain step that will not run in this task: the step before it did not succeed (so the
+        driver skips it), or its task failed. Should the driver ask for it anyway, it is sent anew."""
+        with self._lock:
+            held = self._members.get(attempt.step.key)
+            if held is not None and held.outcome is attempt.outcome:
+                del self._members[attempt.step.key]
+            self._futures.pop(attempt.token, None)
+        if not attempt.outcome.done():
+            attempt.outcome.set_exception(ExecutionError(
+                f"Step '{attempt.step.key}' did not run: the step before it in its chain did not succeed."))
 
     def _resources(self, attempt: _Attempt) -> dict[str, float]:
         """The step's compute hints as Dask resources; a clear error when no worker offers them."""
@@ -216,10 +266,15 @@ class DaskPool(StepPool):
 
     def _on_events(self, event: tuple[float, dict[str, Any]]) -> None:
         """Messages workers publish, in the order they sent them (on the client's event loop): event
-        batches, and last the attempt's result, which settles the step at once."""
+        batches, and last the attempt's result, which settles the step at once. Several messages of
+        one task may come as one batch."""
         message = event[1]
         if message.get("run") != self.run_id or self.closed:
             return
+        for part in message.get("batch", (message,)):
+            self._on_message(part)
+
+    def _on_message(self, message: dict[str, Any]) -> None:
         token = message["token"]
         if "events" in message:
             self.scope.buffer.add_many(loads(message["events"]))
@@ -229,9 +284,16 @@ class DaskPool(StepPool):
             return
         with self._lock:
             self._started.discard(token)
-            _, attempt = self._futures.pop(token, (None, None))
+            future, attempt = self._futures.pop(token, (None, None))
+            rest = self._unsettled(future) if message.get("last") and future is not None else []
         if attempt is not None:
             self._deliver(attempt, loads(message["result"]))
+        for skipped in rest:  # the chain stopped at this step
+            self._drop(skipped)
+
+    def _unsettled(self, future: Any) -> list[_Attempt]:
+        """The attempts of `future`'s task whose result message has not come, in order (under the lock)."""
+        return [a for a in self._tasks.get(future.key, ()) if self._futures.get(a.token, (None,))[0] is future]
 
     def _deliver(self, attempt: _Attempt, result: TaskResult) -> None:
         if self.scope.stamper is not None:
@@ -249,46 +311,65 @@ class DaskPool(StepPool):
             if future is None:
                 return
             with self._lock:
-                _, attempt = self._futures.get(future.key, (None, None))
-            if attempt is None:  # settled by its result message already
-                continue
+                chain = self._tasks.get(future.key, [])
+                unsettled = self._unsettled(future)
+            tokens = [a.token for a in unsettled]
             try:
-                self._settle(future, attempt)
+                if unsettled:  # else settled by their result messages already
+                    self._settle(future, chain, unsettled)
             except BaseException as exc:  # never leave the run waiting on a step
-                if not attempt.outcome.done():
-                    attempt.outcome.set_exception(exc)
+                for attempt in unsettled:
+                    if not attempt.outcome.done():
+                        attempt.outcome.set_exception(exc)
             finally:
                 with self._lock:
-                    self._futures.pop(future.key, None)
+                    self._tasks.pop(future.key, None)
+                    for token in tokens:
+                        self._futures.pop(token, None)
 
-    def _settle(self, future: Any, attempt: _Attempt) -> None:
-        """A task that ended without its result message: failed, its worker died, the scheduler was
-        lost, or (rarely) the message is late."""
+    def _settle(self, future: Any, chain: list[_Attempt], unsettled: list[_Attempt]) -> None:
+        """A task that ended before the result messages of all its steps: failed, its worker died,
+        the scheduler was lost, or (rarely) the messages are late."""
+        first = unsettled[0]
         if future.status == "finished":
             deadline = time.monotonic() + RESULT_WAIT_SECONDS
             while time.monotonic() < deadline:
                 with self._lock:
-                    if attempt.token not in self._futures:
-                        return  # the message came
+                    if not self._unsettled(future):
+                        return  # the messages came
                 time.sleep(0.01)
-            self._deliver(attempt, future.result())
+            results = future.result()  # of the steps that ran, in order
+            waiting = {id(a) for a in unsettled}
+            for attempt, result in zip(chain, results):
+                if id(attempt) in waiting:
+                    self._deliver(attempt, result)
+            for attempt in chain[len(results):]:
+                self._drop(attempt)
+            return
+        if (future.status == "cancelled" and self.client.status == "running" and not self.scope.cancel.is_set()
+                and first.payload is not None and first.payload.status != "finished"):
+            # the run's payload died with every worker holding it (the task's own worker too): the
+            # task was dropped, not failed; it goes again (scattered anew) as after a KilledWorker
+            self._retry_or_fail(unsettled, None)
             return
         if future.status == "cancelled" or self.client.status not in ("running", "newly-created"):
             if self.scope.cancel.is_set():
-                attempt.outcome.set_result(_canceled(attempt.keys))
+                for attempt in unsettled:
+                    attempt.outcome.set_result(_canceled(attempt.keys))
                 return
             self.broken = self.broken or (
-                f"Lost the Dask scheduler at {self.address} while step '{attempt.step.key}' ran "
+                f"Lost the Dask scheduler at {self.address} while step '{first.step.key}' ran "
                 f"({_reason(future)}). The run failed; once the scheduler is back, re-execute it from failure "
                 "(only what did not succeed runs again)."
             )
-            attempt.outcome.set_exception(ExecutionError(self.broken))
+            for attempt in unsettled:
+                attempt.outcome.set_exception(ExecutionError(self.broken))
             return
         error = future.exception()
         if isinstance(error, KilledWorker) or _worker_lost(error):
-            self._retry_or_fail(attempt, error)
+            self._retry_or_fail(unsettled, error)
             return
-        attempt.outcome.set_exception(error)
+        self._fail(unsettled, error)
 
     def _began(self, attempt: _Attempt, worker: str) -> bool:
         """Whether the dead worker had begun the attempt (its STEP_STARTED came back or reached the
@@ -303,7 +384,11 @@ class DaskPool(StepPool):
         return any(e.step_key == attempt.step.key and e.data.get("worker") == worker
                    and e.data.get("attempt") == attempt.number for e in started)
 
-    def _retry_or_fail(self, attempt: _Attempt, error: BaseException) -> None:
+    def _retry_or_fail(self, unsettled: list[_Attempt], error: BaseException | None) -> None:
+        """The worker running a task died (`error`: KilledWorker, or None when the task was dropped
+        with the run's payload): its first unfinished step used an attempt if it had begun; the steps
+        of its chain after that one had not, and go along with it."""
+        attempt, rest = unsettled[0], [replace(a) for a in unsettled[1:]]
         graph = self.scope.env.graph
         policies = [graph.assets[k].retry for k in attempt.keys]
         policy = max(policies, key=lambda p: p.attempts)
@@ -311,11 +396,12 @@ class DaskPool(StepPool):
         began = self._began(attempt, worker)
         if not began and attempt.requeued < MAX_REQUEUES and not self.scope.cancel.is_set():
             # queued on the worker that died, not yet begun: it runs elsewhere, no attempt used
-            self._submit(replace(attempt, requeued=attempt.requeued + 1))
+            self._submit([replace(attempt, requeued=attempt.requeued + 1), *rest])
             return
-        where = f"The Dask worker {worker} running step '{attempt.step.key}' died (attempt {attempt.number}/{policy.attempts})"
+        who = f"The Dask worker {worker}" if worker != "?" else "The Dask worker"
+        where = f"{who} running step '{attempt.step.key}' died (attempt {attempt.number}/{policy.attempts})"
         if attempt.number >= policy.attempts or self.scope.cancel.is_set():
-            attempt.outcome.set_exception(ExecutionError(
+            self._fail([attempt, *rest], ExecutionError(
                 f"{where}. Give its asset a retry policy (retry=RetryPolicy(attempts=2)) to run it again on "
                 "another worker."))
             return
@@ -323,7 +409,7 @@ class DaskPool(StepPool):
         for key in attempt.keys:
             self.scope.env.event(EventType.STEP_RETRY, key, f"{where}; retrying on another worker in {delay:.1f}s",
                                  attempt=attempt.number, worker=worker)
-        again = replace(attempt, number=attempt.number + 1)
+        again = [replace(attempt, number=attempt.number + 1), *rest]
         if delay > 0:
             threading.Timer(delay, self._submit, (again,)).start()
         else:
@@ -349,7 +435,7 @@ class DaskPool(StepPool):
     def close(self, canceled: bool) -> None:
         self.closed = True
         with self._lock:
-            leftover = [f for f, _ in self._futures.values()]
+            leftover = list({f.key: f for f, _ in self._futures.values()}.values())
         if leftover and not self.broken:
             with suppress(Exception):
                 self.client.cancel(leftover, force=True)

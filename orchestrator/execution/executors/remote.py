@@ -24,7 +24,7 @@ from orchestrator.errors import ExecutionError
 from orchestrator.automation.staleness import data_version_of
 from orchestrator.execution.batch_step import run_batch
 from orchestrator.execution.plan import Step
-from orchestrator.execution.python_step import CANCELED, StepEnv, StepOutcome, run_python_asset
+from orchestrator.execution.python_step import CANCELED, SUCCEEDED, StepEnv, StepOutcome, run_python_asset
 from orchestrator.keys import AssetKey
 from orchestrator.storage.events import Event, EventType
 
@@ -86,12 +86,33 @@ def shippable(env: StepEnv) -> StepEnv:
     return dataclasses.replace(env, emit=_nowhere, add_partitions=None, keep_values=False)
 
 
+class _Outbox:
+    """The messages of one task, published in order and together: every STREAM_EVERY_SECONDS while
+    it runs, and at once when it ends. The result of a short step of a chain rides along with the
+    next batch (the step after it is already running here): no message per step."""
+
+    def __init__(self, publish: Publish) -> None:
+        self.publish = publish
+        self.lock = threading.Lock()
+        self.queued: list[dict[str, Any]] = []
+
+    def put(self, message: dict[str, Any]) -> None:
+        with self.lock:
+            self.queued.append(message)
+
+    def send(self) -> None:
+        with self.lock:  # held while publishing, so batches leave in order
+            if self.queued:
+                batch, self.queued = self.queued, []
+                self.publish(batch[0] if len(batch) == 1 else {"run": batch[0]["run"], "batch": batch})
+
+
 class _TaskEvents:
     """One attempt's events: published in batches (at least every STREAM_EVERY_SECONDS while it
     runs), or appended to the store by the worker's writer."""
 
-    def __init__(self, run: _WorkerRun, task: StepTask, publish: Publish, worker: str) -> None:
-        self.run, self.task, self.publish, self.worker = run, task, publish, worker
+    def __init__(self, run: _WorkerRun, task: StepTask, outbox: _Outbox, worker: str) -> None:
+        self.run, self.task, self.outbox, self.worker = run, task, outbox, worker
         self.lock = threading.Lock()
         self.pending: list[Event] = []
         self.shown: list[Event] = []
@@ -121,10 +142,14 @@ class _TaskEvents:
         with self.lock:
             self.pending.append(event)
 
-    def send(self, result: TaskResult | None = None) -> None:
-        """Publish the pending events; with `result`, the last message of this attempt (even with no
-        events): the run's process settles the step from it, with no extra round trip to fetch it."""
-        with self.lock:  # held while publishing, so batches leave in order
+    def send(self, result: TaskResult | None = None, last: bool = False) -> None:
+        """Queue the pending events; with `result`, the last message of this attempt (even with no
+        events): the run's process settles the step from it, with no extra round trip to fetch it.
+        `last`: no step of this task runs after it (a chain that stops here drops the rest). The
+        outbox is published at once when it is the last, or when a batch of this attempt went
+        already (so the run's process, which knows it began, hears at once that it ended); else
+        it rides along with the next step's first batch."""
+        with self.lock:  # held while queueing, so batches keep their order
             batch, self.pending = self.pending, []
             if not batch and result is None:
                 return
@@ -133,13 +158,18 @@ class _TaskEvents:
                 message["events"] = _dumps_events(batch)
             if result is not None:
                 message["result"] = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-            self.publish(message)
+            if last:
+                message["last"] = True
+            urgent = last or (result is not None and self.batches > 0)
+            self.outbox.put(message)
             self.batches += 1
+        if urgent:
+            self.outbox.send()
 
-    def finish(self, result: TaskResult) -> None:
+    def finish(self, result: TaskResult, last: bool = True) -> None:
         if self.run.writer is not None:
             self.run.writer.flush()  # in the store before the run's process hears of the result
-        self.send(result)
+        self.send(result, last)
 
 
 def _dumps_events(events: list[Event]) -> bytes:
@@ -225,11 +255,36 @@ def _worker_run(run_id: str, payload: bytes | Callable[[], bytes]) -> _WorkerRun
     return run
 
 
-def run_step(task: StepTask, payload: bytes | Callable[[], bytes], publish: Publish, worker: str) -> TaskResult:
-    """Run one step of a run on this worker (`worker`: its address) and return its outcome; values
-    stay in the IO managers."""
-    run = _worker_run(task.run_id, payload)
-    events = _TaskEvents(run, task, publish, worker)
+def run_steps(tasks: tuple[StepTask, ...], payload: bytes | Callable[[], bytes], publish: Publish,
+              worker: str) -> list[TaskResult]:
+    """Run steps of one run on this worker (`worker`: its address), in order: one step, or a fused
+    linear chain (each step reads the one before it; see fusion.py). The chain stops after a step
+    that does not succeed, or when the run is canceled; the last message of the task says so. Returns
+    the results of the steps that ran; values stay in the IO managers."""
+    run = _worker_run(tasks[0].run_id, payload)
+    outbox = _Outbox(publish)
+    results: list[TaskResult] = []
+    versions: dict[tuple[AssetKey, str | None], str] = {}
+    for i, task in enumerate(tasks):
+        if versions:  # direct mode: the steps before it in this chain stamped their versions here
+            task = dataclasses.replace(task, versions={**(task.versions or {}), **versions})
+        result, events = _run_step(run, task, outbox, worker)
+        results.append(result)
+        versions.update(result.versions)
+        last = i == len(tasks) - 1 or run.cancel.is_set() or not succeeded(result.outcome, task.keys)
+        events.finish(result, last)
+        if last:
+            break
+    return results
+
+
+def succeeded(outcome: StepOutcome, keys: tuple[AssetKey, ...]) -> bool:
+    """Whether the steps after this one may run: every asset succeeded and no blocking check failed."""
+    return not outcome.blocked and all(outcome.statuses.get(k) == SUCCEEDED for k in keys)
+
+
+def _run_step(run: _WorkerRun, task: StepTask, outbox: _Outbox, worker: str) -> tuple[TaskResult, _TaskEvents]:
+    events = _TaskEvents(run, task, outbox, worker)
     env = dataclasses.replace(run.env, emit=events.add)
     step = run.payload.steps[task.step_key]
     with run.lock:
@@ -246,9 +301,7 @@ def run_step(task: StepTask, payload: bytes | Callable[[], bytes], publish: Publ
         with run.lock:
             run.active.pop(task.token, None)
     outcome.values.clear()
-    result = TaskResult(outcome, events.shown, os.getpid(), events.versions)
-    events.finish(result)
-    return result
+    return TaskResult(outcome, events.shown, os.getpid(), events.versions), events
 
 
 def _interruptible(run: _WorkerRun, task: StepTask, env: StepEnv) -> StepOutcome:
@@ -329,5 +382,6 @@ def _flush_forever() -> None:
             for events in active:
                 try:
                     events.send()
+                    events.outbox.send()
                 except Exception:  # the worker is shutting down; the task's own finish reports
                     pass
