@@ -97,7 +97,8 @@ def test_compute_hints_become_dask_resources(tmp_path, cluster, steps, dask_dirs
         gpu.wait(30)
 
 
-def test_in_memory_values_cannot_go_to_dask_workers(steps):
+def test_in_memory_values_cannot_go_to_dask_workers(steps, monkeypatch):
+    monkeypatch.delenv("ORCH_HOME", raising=False)  # no home anywhere: values and events in memory
     with pytest.raises(ExecutionError, match="in-memory IO managers"):
         materialize(steps, "north", executor=DaskExecutor(address="tcp://127.0.0.1:1"))
 
