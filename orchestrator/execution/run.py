@@ -244,9 +244,26 @@ def _drive(scheduler: _Scheduler, env: StepEnv, cancel: threading.Event,
     except KeyboardInterrupt:
         cancel.set()
     finally:
-        if cancel.is_set() and running:
-            _drain(running, scheduler, env, values)
+        if cancel.is_set():
+            _claim_running(pool, scheduler, running)
+            if running:
+                _drain(running, scheduler, env, values, pool)
         pool.close(canceled=cancel.is_set())
+
+
+def _claim_running(pool: StepPool, scheduler: _Scheduler, running: dict[Future, Step]) -> None:
+    """After a cancel, ready steps are not submitted, but one may run already in a fused chain on
+    the step before it: it is waited for like a submitted one (it says how it was canceled)."""
+    unclaimed = []
+    for key in scheduler.ready:
+        step = scheduler.steps[key]
+        blocked = any(scheduler.blocker(k) is not None for k in step.assets)
+        future = None if blocked else pool.claim(step)
+        if future is None:
+            unclaimed.append(key)
+        else:
+            running[future] = step
+    scheduler.ready[:] = unclaimed
 
 
 PYTHON_GRACE_SECONDS = 2.0
@@ -281,7 +298,7 @@ def _canceled_while_running(scheduler: _Scheduler, env: StepEnv, key: AssetKey) 
 
 
 def _drain(running: dict[Future, Step], scheduler: _Scheduler, env: StepEnv,
-           values: dict[AssetKey, Any]) -> None:
+           values: dict[AssetKey, Any], pool: StepPool) -> None:
     """After a cancel: batch runners (dbt) stop on the cancel event and are waited for; Python
     steps get a short grace and are then abandoned (their writes are atomic, so nothing half-written
     is ever visible). A second Ctrl-C stops waiting at once."""
@@ -295,7 +312,10 @@ def _drain(running: dict[Future, Step], scheduler: _Scheduler, env: StepEnv,
             if not done:
                 break
             for future in done:
-                _collect(running.pop(future), future, scheduler, env, values)
+                step = running.pop(future)
+                _collect(step, future, scheduler, env, values)
+                scheduler.finish(step.key)
+            _claim_running(pool, scheduler, running)
     except KeyboardInterrupt:
         pass
     for step in running.values():

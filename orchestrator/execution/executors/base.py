@@ -65,6 +65,11 @@ class StepPool(ABC):
     def flush(self) -> None:
         """The driver submitted every step that is ready now: a pool that batches sends them."""
 
+    def claim(self, step: Step) -> Future[StepOutcome] | None:
+        """After a cancel, for a ready step the driver will not submit: its outcome when it runs
+        already without having been submitted (a later step of a fused chain), else None."""
+        return None
+
     def close(self, canceled: bool) -> None:
         """The run is over; with `canceled`, do not wait for abandoned steps."""
 

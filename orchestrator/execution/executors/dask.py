@@ -173,6 +173,11 @@ class DaskPool(StepPool):
         self._pending.append(chain)  # sent by flush(), all ready steps in one message
         return chain[0].outcome
 
+    def claim(self, step: Step) -> Future[StepOutcome] | None:
+        with self._lock:
+            member = self._members.pop(step.key, None)
+        return None if member is None else member.outcome
+
     def flush(self) -> None:
         batch, self._pending = self._pending, []
         if batch:
