@@ -114,10 +114,6 @@ class DbtProject:
     def package_files(self) -> list[Path]:
         return [self.project_dir / name for name in PACKAGE_FILES if (self.project_dir / name).exists()]
 
-    def newest_source_mtime(self) -> int:
-        """The newest modification time of any file dbt parses (0 when there are none)."""
-        return self.source_fingerprint()[0]
-
     def source_fingerprint(self) -> tuple[int, int, int]:
         """(newest modification time, number of files, sum of their modification times) of the files
         dbt parses: an edit, a new file and a deleted file each change it. Symlinked folders are
@@ -189,8 +185,7 @@ class DbtProject:
         return self.target_path / "orch_parse_sources.json"
 
     def _manifest_key(self) -> str:
-        stat = self.manifest_path.stat()
-        return f"{stat.st_size}:{stat.st_mtime_ns}"
+        return _stat_key(self.manifest_path.stat())
 
     def record_parsed_sources(self, sources: tuple[int, int, int]) -> None:
         """After a parse: the fingerprint of the files it read (taken before dbt read them, so an
@@ -269,7 +264,7 @@ class DbtProject:
         path = self.ensure_manifest() if ensure else self.manifest_path
         stat = path.stat()
         stamp = self.target_path / "orch_manifest.stamp"
-        key = f"{stat.st_size}:{stat.st_mtime_ns}"
+        key = _stat_key(stat)
         if stamp.exists():
             recorded = stamp.read_text().split()
             if len(recorded) == 2 and recorded[0] == key:
@@ -349,3 +344,7 @@ def _with_runner(nodes: DbtNodes, runner: Any) -> DbtNodes:
             check.fn.runner = runner
     return nodes
 
+
+def _stat_key(stat: os.stat_result) -> str:
+    """What identifies one manifest file written: its size and modification time."""
+    return f"{stat.st_size}:{stat.st_mtime_ns}"

@@ -103,8 +103,8 @@ def compute(units: Iterable[Unit], layers: Layers, store: LineageStore | None = 
                     if hit is not None:
                         results[unit.asset] = hit
                     else:
-                        task = Task(unit.asset, unit.parse_sql or unit.sql, schemas.nested(reads), unit.self_table, unit.dialect,
-                                    dict(unit.functions) or None,
+                        task = Task(unit.asset, unit.parse_sql or unit.sql, schemas.nested(reads), unit.self_table,
+                                    unit.dialect, dict(unit.functions) or None,
                                     frozenset(".".join(parts) for parent, parts in reads
                                               if schemas.exact(parent, parts)))
                         pending.append((unit, key, task))

@@ -80,7 +80,7 @@ def _start_worker() -> None:
 
 
 def _run_chunk(tasks: Sequence[Task]) -> list[Outcome]:
-    """A chunk in a worker: sqlglot trees are cyclic (parent links), so only the collector frees
+    """A chunk of tasks (in a worker, or here): sqlglot trees are cyclic (parent links), so only the collector frees
     them; one young-generation pass per chunk instead of several per query (~15% of the CPU)."""
     with paused_gc():
         outcomes = [run_task(t) for t in tasks]
@@ -98,8 +98,8 @@ class Runner:
     def run(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
         needed = self.workers if self._pool is not None else PARALLEL_THRESHOLD
         if self.workers <= 1 or len(tasks) < max(needed, 2):
-            for task in tasks:
-                yield run_task(task)
+            for start in range(0, len(tasks), CHUNK):  # in chunks here too: the collector may be paused
+                yield from _run_chunk(tasks[start : start + CHUNK])
             return
         pool = self._executor()
         size = max(1, min(CHUNK, len(tasks) // (self.workers * 4)))

@@ -10,8 +10,8 @@ is one task too (fusion.py), each step in it settled as its own result message a
 Events: with a PostgreSQL store every worker appends its steps' events itself; otherwise (SQLite,
 memory) workers publish them to the scheduler in batches and this process appends them in order.
 Faults: a worker that dies mid-step fails that attempt; the step (with the rest of its chain) is
-submitted again, to another worker, while its assets' retry policy allows. Losing the scheduler fails the run's open steps with
-a clear error. A cancel interrupts the run's running steps on every worker.
+submitted again, to another worker, while its assets' retry policy allows. Losing the scheduler
+fails the run's open steps with a clear error. A cancel interrupts the run's running steps on every worker.
 """
 
 from __future__ import annotations
@@ -162,10 +162,9 @@ class DaskPool(StepPool):
     # -- submitting -------------------------------------------------------------------------------
 
     def submit(self, step: Step, keys: tuple[AssetKey, ...]) -> Future[StepOutcome]:
-        with self._lock:
-            member = self._members.pop(step.key, None)
-        if member is not None:  # already running in its chain's task
-            return member.outcome
+        running = self.claim(step)
+        if running is not None:  # already running in its chain's task
+            return running
         chain = [_Attempt(step, keys, Future())]
         chain += [_Attempt(s, s.assets, Future()) for s in self._chains.get(step.key, ())]
         with self._lock:

@@ -119,3 +119,19 @@ def test_inlined_ephemeral_bodies_are_blanked_for_the_parser_with_positions_kept
     assert blanked == whole and whole.error is None and whole.columns == {"id": {("__dbt__.ephemeral.paid", "id"): DIRECT}}
     assert blank_ephemeral_bodies(sql, [("other", body)]) is None  # not inlined verbatim: parsed whole
     assert blank_ephemeral_bodies(sql, [("paid", "select 1")]) is None  # too short to be worth it
+
+
+def test_queries_analyzed_here_free_their_trees_while_the_collector_is_paused():
+    """The providers pause the collector; sqlglot trees are cyclic, so each chunk collects them."""
+    import gc
+
+    from orchestrator.memory import paused_gc
+
+    sql = "with a as (select id, amount from orders) select id, sum(amount) as total from a group by id"
+    tasks = [Task(f"m{i}", sql, {"orders": {"id": "int", "amount": "double"}}, None, "duckdb") for i in range(40)]
+    gc.collect()  # what earlier tests left is not this test's
+    with paused_gc(), Runner(workers=1) as runner:
+        outcomes = list(runner.run(tasks))
+        left = gc.collect()
+    assert all(o.error is None for o in outcomes) and len(outcomes) == 40
+    assert left < 2_000, f"{left} unreachable objects: the trees of 40 queries were not collected"
