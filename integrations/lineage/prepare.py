@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, SqlglotError
 from sqlglot.optimizer.qualify import qualify
 
@@ -30,6 +31,17 @@ EXTERNAL_DB = "external"
 USING_META = "orch_using"
 
 
+_DIALECTS: dict[str, Dialect] = {}
+
+
+def dialect_of(name: str) -> Dialect:
+    """One sqlglot Dialect per name: sqlglot builds a new one each time it is given a name."""
+    found = _DIALECTS.get(name)
+    if found is None:
+        found = _DIALECTS[name] = Dialect.get_or_raise(name)
+    return found
+
+
 class SqlLineageError(Exception):
     """SQL that cannot be parsed, qualified or walked; the message says what and where."""
 
@@ -38,7 +50,7 @@ def parse(sql: str, dialect: str = "duckdb") -> exp.Expr:
     """One statement (the last one when there are several, as dbt's compiled SQL of a snapshot or
     a model with pre-statements may have); DDL/DML around a query is unwrapped to the query."""
     try:
-        statements = [s for s in sqlglot.parse(sql, dialect=dialect) if s is not None]
+        statements = [s for s in dialect_of(dialect).parse(sql) if s is not None]
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         where = f" (line {first.get('line')}, column {first.get('col')})" if first else ""
@@ -172,7 +184,7 @@ def qualify_query(query: exp.Expr, schema: Mapping[str, Any] | Any, dialect: str
     if dialect == "duckdb" and isinstance(schema, Mapping):
         schema = _duckdb_schema(schema)
     try:
-        return qualify(query, dialect=dialect, schema=schema, validate_qualify_columns=False,
+        return qualify(query, dialect=dialect_of(dialect), schema=schema, validate_qualify_columns=False,
                        quote_identifiers=False, identify=False)
     except SqlglotError as exc:
         raise SqlLineageError(f"SQL does not qualify: {str(exc).splitlines()[0]}") from None
@@ -200,7 +212,7 @@ def _duckdb_schema(schema: Mapping[str, Any]) -> Any:
     normalized = lowered(schema)
     if normalized is None:
         return schema
-    return MappingSchema(normalized, dialect="duckdb", normalize=False)
+    return MappingSchema(normalized, dialect=dialect_of("duckdb"), normalize=False)
 
 
 def normalize_name(name: str, dialect: str = "duckdb") -> str:
@@ -210,9 +222,7 @@ def normalize_name(name: str, dialect: str = "duckdb") -> str:
     ident = exp.to_identifier(name)
     if ident is None:
         return name
-    from sqlglot.dialects.dialect import Dialect
-
-    return Dialect.get_or_raise(dialect).normalize_identifier(ident).name
+    return dialect_of(dialect).normalize_identifier(ident).name
 
 
 _PLAIN_RELATION = re.compile(r'(?:"[^".]+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\.(?:"[^".]+"|[A-Za-z_][A-Za-z0-9_$]*))*')
