@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -38,6 +38,7 @@ from distributed.system import MEMORY_LIMIT
 from orchestrator.errors import ExecutionError
 from orchestrator.execution.executors.base import RunScope, StepExecutor, StepPool, refuse_memory_io
 from orchestrator.execution.executors.fusion import linear_chains
+from orchestrator.execution.executors.inflight import InFlight
 from orchestrator.execution.executors.remote import (
     RunPayload, StepTask, TaskResult, cancel_run, forget_run, loads, run_environ, run_steps, shippable,
 )
@@ -52,6 +53,16 @@ TOPIC = "orch-events"
 MAX_REQUEUES = 3  # times a step assigned to a worker that died before it began is sent elsewhere
 RESULT_WAIT_SECONDS = 2.0  # a finished task's result message is normally there first
 _BROADCAST_TIMEOUT = 5
+LOCAL_CLUSTER_CONFIG = {
+    # a worker death fails the attempt at once: the assets' retry policies, not Dask's own count,
+    # decide whether it runs again
+    "distributed.scheduler.allowed-failures": 0,
+    # housekeeping threads that take the GIL from a worker's step every few ms, for the dashboard
+    # only: the statistical profiler (10 ms), the event-loop health tick (20 ms), the system monitor
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+}
 
 
 @dataclass(frozen=True)
@@ -90,9 +101,7 @@ class DaskExecutor(StepExecutor):
                 ) from exc
         workers = self.n_workers or _cores()
         memory = MEMORY_LIMIT // workers
-        # allowed-failures 0: a worker death fails the attempt at once, and the assets' retry
-        # policies (not Dask's own count) decide whether it runs again.
-        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with dask.config.set(LOCAL_CLUSTER_CONFIG):
             cluster = LocalCluster(
                 n_workers=workers, threads_per_worker=self.threads_per_worker, processes=True,
                 memory_limit=memory, dashboard_address=":0", local_directory=self.local_directory,
@@ -132,13 +141,9 @@ class DaskPool(StepPool):
         self.address = self.client.scheduler.address
         self.broken: str | None = None
         self.closed = False
-        self._lock = threading.Condition()
         self._scattering = threading.Lock()
-        self._futures: dict[str, tuple[Any, _Attempt]] = {}  # token -> (its task's future, attempt)
-        self._tasks: dict[str, list[_Attempt]] = {}  # a task's key -> its attempts, in order
         self._chains = linear_chains(scope.steps, scope.env.graph)
-        self._members: dict[str, _Attempt] = {}  # chain steps in flight the driver has not asked for yet
-        self._started: set[str] = set()  # attempts whose worker began them (events came back)
+        self._inflight: InFlight[_Attempt] = InFlight()
         self._done: queue.Queue = queue.Queue()
         self._workers: dict[str, Any] = {}
         self._pending: list[list[_Attempt]] = []
@@ -167,14 +172,12 @@ class DaskPool(StepPool):
             return running
         chain = [_Attempt(step, keys, Future())]
         chain += [_Attempt(s, s.assets, Future()) for s in self._chains.get(step.key, ())]
-        with self._lock:
-            self._members.update((a.step.key, a) for a in chain[1:])
+        self._inflight.hold_ahead(chain[1:])
         self._pending.append(chain)  # sent by flush(), all ready steps in one message
         return chain[0].outcome
 
     def claim(self, step: Step) -> Future[StepOutcome] | None:
-        with self._lock:
-            member = self._members.pop(step.key, None)
+        member = self._inflight.claim(step.key)
         return None if member is None else member.outcome
 
     def flush(self) -> None:
@@ -214,16 +217,13 @@ class DaskPool(StepPool):
                 for chain, _ in group:
                     self._fail(chain, exc)
                 continue
-            with self._lock:
-                for (chain, _), future in zip(group, futures, strict=True):
-                    self._tasks[future.key] = chain
-                    self._futures.update((a.token, (future, a)) for a in chain)
+            self._inflight.sent((chain, future) for (chain, _), future in zip(group, futures, strict=True))
             for future in futures:
                 future.add_done_callback(self._done.put)
 
     def _payload_now(self) -> Any:
         """The run's payload on the cluster, scattered again if every worker that held it died."""
-        with self._scattering:  # not self._lock: the client's event loop takes that one
+        with self._scattering:  # not the in-flight lock: the client's event loop takes that one
             if self.payload.status != "finished":
                 self.payload = self.client.scatter(self._payload_bytes, broadcast=True, hash=False)
             return self.payload
@@ -238,11 +238,7 @@ class DaskPool(StepPool):
     def _drop(self, attempt: _Attempt) -> None:
         """A chain step that will not run in this task: the step before it did not succeed (so the
         driver skips it), or its task failed. Should the driver ask for it anyway, it is sent anew."""
-        with self._lock:
-            held = self._members.get(attempt.step.key)
-            if held is not None and held.outcome is attempt.outcome:
-                del self._members[attempt.step.key]
-            self._futures.pop(attempt.token, None)
+        self._inflight.drop(attempt)
         if not attempt.outcome.done():
             attempt.outcome.set_exception(ExecutionError(
                 f"Step '{attempt.step.key}' did not run: the step before it in its chain did not succeed."))
@@ -283,21 +279,13 @@ class DaskPool(StepPool):
         if "events" in message:
             self.scope.buffer.add_many(loads(message["events"]))
         if "result" not in message:
-            with self._lock:
-                self._started.add(token)
+            self._inflight.begun(token)
             return
-        with self._lock:
-            self._started.discard(token)
-            future, attempt = self._futures.pop(token, (None, None))
-            rest = self._unsettled(future) if message.get("last") and future is not None else []
+        attempt, rest = self._inflight.result_came(token, bool(message.get("last")))
         if attempt is not None:
             self._deliver(attempt, loads(message["result"]))
         for skipped in rest:  # the chain stopped at this step
             self._drop(skipped)
-
-    def _unsettled(self, future: Any) -> list[_Attempt]:
-        """The attempts of `future`'s task whose result message has not come, in order (under the lock)."""
-        return [a for a in self._tasks.get(future.key, ()) if self._futures.get(a.token, (None,))[0] is future]
 
     def _deliver(self, attempt: _Attempt, result: TaskResult) -> None:
         if self.scope.stamper is not None:
@@ -314,10 +302,7 @@ class DaskPool(StepPool):
             future = self._done.get()
             if future is None:
                 return
-            with self._lock:
-                chain = self._tasks.get(future.key, [])
-                unsettled = self._unsettled(future)
-            tokens = [a.token for a in unsettled]
+            chain, unsettled = self._inflight.task_ended(future)
             try:
                 if unsettled:  # else settled by their result messages already
                     self._settle(future, chain, unsettled)
@@ -326,21 +311,17 @@ class DaskPool(StepPool):
                     if not attempt.outcome.done():
                         attempt.outcome.set_exception(exc)
             finally:
-                with self._lock:
-                    self._tasks.pop(future.key, None)
-                    for token in tokens:
-                        self._futures.pop(token, None)
+                self._inflight.forget(future, unsettled)
 
-    def _settle(self, future: Any, chain: list[_Attempt], unsettled: list[_Attempt]) -> None:
+    def _settle(self, future: Any, chain: Sequence[_Attempt], unsettled: list[_Attempt]) -> None:
         """A task that ended before the result messages of all its steps: failed, its worker died,
         the scheduler was lost, or (rarely) the messages are late."""
         first = unsettled[0]
         if future.status == "finished":
             deadline = time.monotonic() + RESULT_WAIT_SECONDS
             while time.monotonic() < deadline:
-                with self._lock:
-                    if not self._unsettled(future):
-                        return  # the messages came
+                if not self._inflight.unsettled(future):
+                    return  # the messages came
                 time.sleep(0.01)
             results = future.result()  # of the steps that ran, in order
             waiting = {id(a) for a in unsettled}
@@ -378,10 +359,8 @@ class DaskPool(StepPool):
     def _began(self, attempt: _Attempt, worker: str) -> bool:
         """Whether the dead worker had begun the attempt (its STEP_STARTED came back or reached the
         store), or only had it queued."""
-        with self._lock:
-            if attempt.token in self._started:
-                self._started.discard(attempt.token)
-                return True
+        if self._inflight.take_begun(attempt.token):
+            return True
         if not self.direct:
             return False
         started = self.scope.store.events(self.run_id, types=[EventType.STEP_STARTED])
@@ -438,8 +417,7 @@ class DaskPool(StepPool):
 
     def close(self, canceled: bool) -> None:
         self.closed = True
-        with self._lock:
-            leftover = list({f.key: f for f, _ in self._futures.values()}.values())
+        leftover = self._inflight.futures()
         if leftover and not self.broken:
             with suppress(Exception):
                 self.client.cancel(leftover, force=True)
