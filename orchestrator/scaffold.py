@@ -96,6 +96,9 @@ def _dbt_fields(target: Path, dbt: DbtWiring | None) -> dict[str, str]:
         "dbt_resources": ',\n               **({"warehouse": DuckDBIOManager(WAREHOUSE)} if WAREHOUSE else {})',
         "dbt_test": test,
         "dbt_readme": "\norch dbt parse               # re-parse the dbt project (automatic when a file changes)",
+        # a written profile's default warehouse: this project's .orch/, from the dbt project (where
+        # relative DuckDB paths start)
+        "home_from_dbt": Path(os.path.relpath(target.resolve() / ".orch", dbt.project_dir)).as_posix(),
     }
 
 

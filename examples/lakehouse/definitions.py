@@ -13,13 +13,12 @@ Everything that opens the DuckDB warehouse holds the `warehouse` pool: one such 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from examples.lakehouse.assets import (
     customers, events, fx_rates, marketing_spend, orders, payments, revenue_digest, revenue_forecast,
 )
-from integrations.dbt import DbtProject, dbt_assets
+from integrations.dbt import DbtProject, dbt_assets, duckdb_path
 from integrations.iceberg import IcebergIOManager, autoload_iceberg
 from orchestrator import (
     AutomationCondition, Definitions, DuckDBIOManager, ParquetIOManager, ScheduleDefinition, define_job,
@@ -27,9 +26,11 @@ from orchestrator import (
 from orchestrator.home import resolve_home
 
 ROOT = Path(__file__).resolve().parents[2]
-WAREHOUSE = Path(os.environ.get("ORCH_WAREHOUSE_PATH") or resolve_home() / "warehouse.duckdb")
 
 project = DbtProject(ROOT / "dbt_project")
+# The file dbt builds into (dbt_project/profiles.yml: ORCH_WAREHOUSE_PATH, else
+# $ORCH_HOME/warehouse.duckdb), read as dbt is run: a relative path from the dbt project directory.
+WAREHOUSE = duckdb_path(project)
 
 ingest = define_job("ingest", selection="group:raw")
 daily_marts = define_job("daily_marts", selection="group:marts group:finance", exclude="marts/fct_daily_revenue")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from integrations.dbt.manifest import DBT_KIND, DbtNodes, ManifestError, load_nodes, read_manifest
-from integrations.dbt.profiles import ProfileTarget, duckdb_path, profile_target
+from integrations.dbt.profile import DbtTarget, duckdb_path
 from integrations.dbt.project import DbtProject
 from integrations.dbt.runner import DbtRunner
 from integrations.dbt.translator import DbtTranslator
@@ -58,12 +58,11 @@ __all__ = [
     "DbtNodes",
     "DbtProject",
     "DbtRunner",
+    "DbtTarget",
     "DbtTranslator",
     "ManifestError",
-    "ProfileTarget",
     "dbt_assets",
     "duckdb_path",
     "load_nodes",
-    "profile_target",
     "read_manifest",
 ]

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import pickle
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 import yaml
 
 from integrations.dbt.manifest import DbtNodes, ManifestError, load_nodes, read_manifest
-from integrations.dbt.profile import DbtTarget, read_target
+from integrations.dbt.profile import ENV_VAR_CALL, DbtTarget, read_target, run_profiles_dir
 from integrations.dbt.translator import DbtTranslator
 from orchestrator.io.files import atomic_write_bytes
 from orchestrator.memory import paused_gc
@@ -34,7 +33,6 @@ PROJECT_PATHS = {"model-paths": ["models"], "seed-paths": ["seeds"], "snapshot-p
 PACKAGE_FILES = ("packages.yml", "dependencies.yml")
 DEFAULT_PACKAGES_PATH = "dbt_packages"
 SOURCE_SUFFIXES = (".sql", ".yml", ".yaml", ".csv", ".py", ".md")
-_ENV_VAR_CALL = re.compile(r"""env_var\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
 
 
 @dataclass(frozen=True)
@@ -162,8 +160,15 @@ class DbtProject:
         return json.dumps(self.vars, sort_keys=True, default=str)
 
     def warehouse(self) -> DbtTarget | None:
-        """The target of the project's profile: for dbt-duckdb, the database files it opens."""
+        """The target of the project's profile: for dbt-duckdb, the database files it opens
+        (relative paths against the project directory); None when there is no profile for it."""
         return read_target(self.project_dir, self.profiles_dir, self.target)
+
+    def run_profiles_dir(self, read_only: bool = False) -> Path:
+        """The --profiles-dir of dbt run in this process, so it opens the files `warehouse()` names
+        (profile.run_profiles_dir; copies under target/orch_profiles/)."""
+        return run_profiles_dir(self.project_dir, self.profiles_dir, self.target,
+                                self.target_path / "orch_profiles", read_only)
 
     def is_stale(self) -> bool:
         """True when the files changed since the manifest was parsed: compared with the files a parse
@@ -214,7 +219,7 @@ class DbtProject:
         env_var() calls plus those in profiles.yml (the warehouse path is baked into relation names)."""
         profiles = self.profiles_dir / "profiles.yml"
         if profiles.exists():
-            used = used | set(_ENV_VAR_CALL.findall(profiles.read_text()))
+            used = used | set(ENV_VAR_CALL.findall(profiles.read_text()))
         return {name: os.environ.get(name) for name in sorted(used)}
 
     def parse_env_changed(self) -> bool:

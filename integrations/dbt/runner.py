@@ -6,6 +6,11 @@
   one process: a process-wide lock runs them one at a time.
 - `subprocess`: any `dbt` executable, `--log-format json`, results read line by line.
 
+Both open the DuckDB files the profile names relative to the project directory: the subprocess
+runs in it, and dbt in this process gets `DbtProject.run_profiles_dir()` (absolute paths; never a
+chdir, which all threads would see). A parse keeps the user's profiles (dbt's partial parse hashes
+the connection values, and a parse opens no database).
+
 This is the one module that imports dbt, and only inside functions: loading definitions stays fast.
 """
 
@@ -66,7 +71,9 @@ def invoke_dbt(args: Sequence[str], manifest: Any = None, callbacks: Sequence[An
 
 def dbt_args(project: DbtProject, vars: dict[str, Any] | None = None,
              profiles_dir: Path | None = None) -> list[str]:
-    """The flags that point dbt at `project` (directories, target, the project's vars and `vars`)."""
+    """The flags that point dbt at `project` (directories, target, the project's vars and `vars`).
+    `profiles_dir`: dbt run in this process that opens the warehouse passes
+    `project.run_profiles_dir()`; a parse and a subprocess keep the project's own."""
     args = ["--project-dir", str(project.project_dir), "--profiles-dir", str(profiles_dir or project.profiles_dir),
             "--target-path", str(project.target_path)]
     if project.target:
@@ -189,7 +196,8 @@ class DbtRunner:
     def build_args(self, context: BatchContext, assets: Sequence[Any] | None = None) -> list[str]:
         range_args, range_vars = self.range_args(context)
         selected = context if assets is None else dataclasses.replace(context, assets=tuple(assets))
-        args = ["build", *dbt_args(self.project, range_vars), "--select", *self.selectors(selected),
+        profiles = self.project.run_profiles_dir() if self.backend == "inprocess" else None
+        args = ["build", *dbt_args(self.project, range_vars, profiles), "--select", *self.selectors(selected),
                 "--indirect-selection", "buildable", "--no-write-json", *defer_args(self.project),
                 *self.extra_args]
         return args + range_args
@@ -258,8 +266,10 @@ class DbtRunner:
                                                  if k in c.metadata}
                     for c in self.project.nodes().checks if c.kind == "dbt_freshness"}
         manifest = fresh_manifest(self.project)
+        profiles = self.project.run_profiles_dir()
         with tempfile.TemporaryDirectory(prefix="orch_freshness_") as folder, one_invocation():
-            result = invoke_dbt(["source", "freshness", *dbt_args(self.project), "--select", *selectors,
+            result = invoke_dbt(["source", "freshness", *dbt_args(self.project, profiles_dir=profiles),
+                                 "--select", *selectors,
                                  "--output", str(Path(folder) / "sources.json"), "--log-level", "none"],
                                 manifest)
         found: dict[str, Any] = {}

@@ -14,7 +14,8 @@ so, for this invocation only, it is told to go on (`CompileTask.raise_on_first_e
 every node gets its own result. A node whose Jinja runs a query (`run_query`, `statement`,
 `dbt_utils.get_column_values`...) cannot compile without a connection: when the profile's DuckDB
 warehouse exists, those nodes are compiled again with introspection, on a copy of the profile that
-opens the warehouse read-only (their cache entry is then also keyed by the warehouse file's state);
+opens the warehouse read-only (`DbtProject.run_profiles_dir(read_only=True)`: the files
+`DbtProject.warehouse()` names; their cache entry is then also keyed by the warehouse file's state);
 otherwise they are `NeedsWarehouse`, with the reason, and their lineage is unknown, not failed.
 
 Incremental models are compiled as if the table existed: `is_incremental()` is replaced, in the
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -123,8 +123,6 @@ def warehouse_stamp(project: DbtProject) -> str | None:
 def compile_with_warehouse(project: DbtProject, nodes: list[DbtNode]) -> dict[str, str | Exception]:
     """Nodes whose Jinja runs queries, compiled with a read-only connection to the profile's DuckDB
     warehouse; without one, each is NeedsWarehouse with the reason."""
-    from integrations.dbt.profile import read_only_profiles
-
     path = warehouse_file(project)
     names = ", ".join(sorted(n.name for n in nodes)[:5])
     if path is None:
@@ -136,9 +134,8 @@ def compile_with_warehouse(project: DbtProject, nodes: list[DbtNode]) -> dict[st
         reason = (f"needs the warehouse: its Jinja runs queries against '{path}', which does not exist "
                   "yet; once the warehouse is built, the model is compiled with a read-only connection")
         return {n.uid: NeedsWarehouse(reason) for n in nodes}
-    with tempfile.TemporaryDirectory(prefix="orch_readonly_profile_") as folder:
-        profiles = read_only_profiles(project.project_dir, project.profiles_dir, project.target, Path(folder))
-        found = compile_in_process(project, nodes, introspect=True, profiles_dir=profiles)
+    read_only = project.run_profiles_dir(read_only=True)
+    found = compile_in_process(project, nodes, introspect=True, profiles_dir=read_only)
     for uid, result in found.items():
         if isinstance(result, Exception):
             found[uid] = NeedsWarehouse(f"needs the warehouse: compiling it read-only against '{path}' "
@@ -195,7 +192,8 @@ def compile_parallel(project: DbtProject, nodes: list[DbtNode], workers: int | N
 
 def compile_in_process(project: DbtProject, nodes: list[DbtNode], introspect: bool = False,
                        profiles_dir: Path | None = None) -> dict[str, str | Exception]:
-    """ONE `dbt compile` of `nodes` with the parsed manifest; see the module docstring."""
+    """ONE `dbt compile` of `nodes` with the parsed manifest; see the module docstring. `profiles_dir`:
+    the project's run_profiles_dir() by default."""
     from dbt.task.compile import CompileTask
 
     from integrations.dbt.runner import dbt_args, fresh_manifest, invoke_dbt, one_invocation
@@ -206,6 +204,7 @@ def compile_in_process(project: DbtProject, nodes: list[DbtNode], introspect: bo
             macro.macro_sql = IS_INCREMENTAL
     for node in nodes:  # this copy only: selects exactly these nodes with one selector
         manifest.nodes[node.uid].tags.append(SELECTION_TAG)
+    profiles_dir = profiles_dir or project.run_profiles_dir()
     args = ["compile", *dbt_args(project, profiles_dir=profiles_dir), "--select", f"tag:{SELECTION_TAG}",
             "--indirect-selection", "empty", "--introspect" if introspect else "--no-introspect",
             "--no-populate-cache", "--no-write-json", "--log-level", "none", "--quiet"]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from integrations.dbt import DbtProject, duckdb_path
 from orchestrator.cli import main
 
 BIN = Path(sys.executable).parent
@@ -72,12 +73,17 @@ def bare_dbt(tmp_path, monkeypatch) -> Path:
     return project
 
 
-def test_a_dbt_project_without_a_profile_gets_one(tmp_path, bare_dbt):
+def test_a_dbt_project_without_a_profile_gets_one(tmp_path, bare_dbt, monkeypatch):
     assert init(tmp_path, "wired", "--dbt", str(bare_dbt)).exit_code == 0
     profile = (tmp_path / "wired" / "profiles.yml").read_text()
     assert profile.lstrip().startswith("#") and "\nwm:\n" in profile and "type: duckdb" in profile
     definitions = (tmp_path / "wired" / "wired" / "definitions.py").read_text()
     assert 'DbtProject(ROOT / "../warehouse_models", profiles_dir=ROOT)' in definitions
+    # without ORCH_HOME, the warehouse is the new project's .orch/ (a relative path in the profile
+    # starts at the dbt project directory)
+    monkeypatch.delenv("ORCH_HOME", raising=False)
+    project = DbtProject(bare_dbt, profiles_dir=tmp_path / "wired")
+    assert duckdb_path(project) == tmp_path / "wired" / ".orch" / "warehouse.duckdb"
 
 
 def test_a_profile_in_dbt_profiles_dir_is_wired_where_it_is(tmp_path, bare_dbt, monkeypatch):

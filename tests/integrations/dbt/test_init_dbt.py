@@ -27,7 +27,7 @@ def test_init_with_the_demo_dbt_project(tmp_path):
 
 
 def test_the_profiles_duckdb_path_is_rendered_as_dbt_renders_it(monkeypatch, tmp_path):
-    from integrations.dbt import DbtProject, duckdb_path, profile_target
+    from integrations.dbt import DbtProject, duckdb_path
 
     project = DbtProject(REPO / "dbt_project")
     monkeypatch.setenv("ORCH_WAREHOUSE_PATH", str(tmp_path / "w.duckdb"))
@@ -37,5 +37,5 @@ def test_the_profiles_duckdb_path_is_rendered_as_dbt_renders_it(monkeypatch, tmp
     assert duckdb_path(project) == tmp_path / "home" / "warehouse.duckdb"
     monkeypatch.delenv("ORCH_HOME")
     assert duckdb_path(project) == REPO / ".orch" / "warehouse.duckdb"  # relative to the project dir
-    target = profile_target(project)
-    assert (target.profile, target.target, target.adapter) == ("lakehouse", "dev", "duckdb")
+    target = project.warehouse()
+    assert (target.profile, target.name, target.adapter) == ("lakehouse", "dev", "duckdb")
