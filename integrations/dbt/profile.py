@@ -62,6 +62,11 @@ class DbtTarget:
         """The DuckDB catalog name of the main database (the file's stem)."""
         return self.path.stem if self.path is not None else None
 
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The DuckDB files a dbt invocation on this target opens (main, then attached)."""
+        return tuple(f for f in (self.path, *(a.path for a in self.attached)) if f is not None)
+
 
 class _Project(Protocol):  # a DbtProject (which imports this module)
     project_dir: Path

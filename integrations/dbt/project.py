@@ -164,6 +164,15 @@ class DbtProject:
         (relative paths against the project directory); None when there is no profile for it."""
         return read_target(self.project_dir, self.profiles_dir, self.target)
 
+    def warehouse_files(self) -> tuple[Path, ...]:
+        """The DuckDB files dbt opens for this project (none for another adapter or a profile that
+        does not render: dbt then says what is wrong with it)."""
+        try:
+            target = self.warehouse()
+        except ManifestError:
+            return ()
+        return target.files if target is not None else ()
+
     def run_profiles_dir(self, read_only: bool = False) -> Path:
         """The --profiles-dir of dbt run in this process, so it opens the files `warehouse()` names
         (profile.run_profiles_dir; copies under target/orch_profiles/)."""

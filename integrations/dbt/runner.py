@@ -52,10 +52,15 @@ def _dbt_version() -> str:
 
 
 @contextlib.contextmanager
-def one_invocation() -> Iterator[None]:
+def one_invocation(project: DbtProject | None = None) -> Iterator[None]:
     """Around every in-process dbt invocation: dbt is not safe for parallel invocations in one
-    process, so they run one at a time; dbt-duckdb's database is closed after each."""
-    with _INVOCATION_LOCK:
+    process, so they run one at a time; dbt-duckdb's database is closed after each. With the
+    `project` of an invocation that opens its warehouse, this process's other users of those
+    DuckDB files (a Python step's DuckDBIOManager) wait until it ends (`using_files`)."""
+    from orchestrator.io.duckdb import using_files  # imports duckdb and pyarrow: not on loading definitions
+
+    files = project.warehouse_files() if project is not None else ()
+    with _INVOCATION_LOCK, using_files(files):
         try:
             yield
         finally:
@@ -267,7 +272,7 @@ class DbtRunner:
                     for c in self.project.nodes().checks if c.kind == "dbt_freshness"}
         manifest = fresh_manifest(self.project)
         profiles = self.project.run_profiles_dir()
-        with tempfile.TemporaryDirectory(prefix="orch_freshness_") as folder, one_invocation():
+        with tempfile.TemporaryDirectory(prefix="orch_freshness_") as folder, one_invocation(self.project):
             result = invoke_dbt(["source", "freshness", *dbt_args(self.project, profiles_dir=profiles),
                                  "--select", *selectors,
                                  "--output", str(Path(folder) / "sources.json"), "--log-level", "none"],
@@ -301,7 +306,7 @@ class DbtRunner:
                 handler.log_line(info.name, info.level, info.msg, getattr(node, "unique_id", None))
 
         manifest = fresh_manifest(self.project)
-        with one_invocation():
+        with one_invocation(self.project):
             done = threading.Event()
             watcher = threading.Thread(target=_interrupt_on_cancel,
                                        args=(context.cancel, done, threading.get_ident()), daemon=True)

@@ -208,7 +208,7 @@ def compile_in_process(project: DbtProject, nodes: list[DbtNode], introspect: bo
     args = ["compile", *dbt_args(project, profiles_dir=profiles_dir), "--select", f"tag:{SELECTION_TAG}",
             "--indirect-selection", "empty", "--introspect" if introspect else "--no-introspect",
             "--no-populate-cache", "--no-write-json", "--log-level", "none", "--quiet"]
-    with one_invocation():
+    with one_invocation(project if introspect else None):  # --no-introspect opens no database
         stop_at_first_error = CompileTask.raise_on_first_error
         CompileTask.raise_on_first_error = _go_on  # this invocation only: under the invocation lock
         try:

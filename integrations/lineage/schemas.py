@@ -104,13 +104,23 @@ class WarehouseSchemas:
         main = self.path is not None and self.path.exists()
         if not main and not any(path.exists() for path, _ in self.attached):
             return self._tables
+        from orchestrator.io.duckdb import using_files  # imports duckdb: only when a warehouse exists
+
+        files = [f for f in (self.path, *(p for p, _ in self.attached)) if f is not None and f.exists()]
+        with using_files(files):  # read-only here: this process's writers of these files wait
+            rows = self._read(main)
+        for catalog, schema, table, column, type_ in rows:
+            self._tables.setdefault(_lower((catalog, schema, table)), {})[column] = type_
+        return self._tables
+
+    def _read(self, main: bool) -> list[tuple[str, str, str, str, str]]:
         try:
             import duckdb
 
             con = duckdb.connect(str(self.path), read_only=True) if main else duckdb.connect(":memory:")
         except Exception as exc:  # locked by a writer, or not a DuckDB file
             self.error = f"{type(exc).__name__}: {exc}"
-            return self._tables
+            return []
         try:
             for path, alias in self.attached:
                 if path.exists():
@@ -125,9 +135,7 @@ class WarehouseSchemas:
             ).fetchall()
         finally:
             con.close()
-        for catalog, schema, table, column, type_ in rows:
-            self._tables.setdefault(_lower((catalog, schema, table)), {})[column] = type_
-        return self._tables
+        return rows
 
     def columns(self, asset: str, relation: Relation | None) -> Columns | None:
         if relation is None:

@@ -5,6 +5,13 @@ subprocess that runs next. Connections are plain `duckdb.connect(path)` calls: D
 database instance per file and process only when the configuration matches, and dbt-duckdb may have
 the same file open in this process. A write is one transaction: a whole table is replaced with
 `CREATE OR REPLACE TABLE`, a partition with `DELETE` + `INSERT`; a failure rolls everything back.
+
+In one process, DuckDB refuses a second database instance of a file whose configuration differs
+(dbt-duckdb's, a read-only one), or an ATTACH of a file another instance holds ("Unique file handle
+conflict"). So our plain connections share a file, and the in-process dbt invocations and
+read-only readers use it alone (`using_files`): a Python step writing the warehouse waits for a
+dbt build on it in another thread instead of failing. Other processes are kept out by DuckDB's own
+file lock, which `connect()` waits for.
 """
 
 from __future__ import annotations
@@ -12,9 +19,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import os
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, suppress
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +46,72 @@ _KEY_FORMATS = ("%Y-%m-%d-%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-
                 "%Y-%m-%dT%H:%M", "%Y-%m-%d", "%Y-%m")
 
 
+class _FileUse:
+    """One DuckDB file's users in this process: our connections share it (one configuration, so one
+    database instance); an exclusive user (dbt, a read-only or ATTACHing reader) has it alone.
+    Exclusive users waiting go first; the thread holding it exclusively may use it again."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._sharers: dict[int, int] = {}
+        self._owner: int | None = None
+        self._depth = 0
+        self._waiting = 0
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._changed:  # a thread that shares it already goes on: it may nest connections
+            while self._owner not in (None, me) or (self._waiting and self._owner != me and me not in self._sharers):
+                self._changed.wait()
+            self._sharers[me] = self._sharers.get(me, 0) + 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._sharers[me] -= 1
+                if not self._sharers[me]:
+                    del self._sharers[me]
+                self._changed.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._changed:
+            self._waiting += 1
+            while self._owner not in (None, me) or (self._owner is None and self._sharers):
+                self._changed.wait()
+            self._waiting -= 1
+            self._owner, self._depth = me, self._depth + 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._depth -= 1
+                if not self._depth:
+                    self._owner = None
+                self._changed.notify_all()
+
+
+_FILE_USES: dict[str, _FileUse] = {}
+_FILE_USES_GUARD = threading.Lock()
+
+
+def _use_of(path: str | Path) -> _FileUse:
+    with _FILE_USES_GUARD:
+        return _FILE_USES.setdefault(os.path.realpath(path), _FileUse())
+
+
+@contextmanager
+def using_files(paths: Iterable[str | Path]) -> Iterator[None]:
+    """Use the DuckDB files in `paths` alone in this process (dbt, a read-only or ATTACHing
+    reader), taken in one order so two such users cannot deadlock; waits for our connections."""
+    with ExitStack() as held:
+        for key in sorted({os.path.realpath(p) for p in paths}):
+            held.enter_context(_use_of(key).exclusive())
+        yield
+
+
 def quote(identifier: str) -> str:
     """A DuckDB identifier, quoted.
 
@@ -53,8 +128,17 @@ def connect(path: str | Path, lock_timeout: float = LOCK_TIMEOUT,
     """A plain connection to the DuckDB file at `path`, closed on exit; `on_connect(con)` first.
 
     While another process holds the file's lock (a dbt run, say), retry for up to `lock_timeout`
-    seconds, then raise IOManagerError naming the file.
+    seconds, then raise IOManagerError naming the file. Shares the file with this process's other
+    plain connections, not with an exclusive user (`using_files`), until the connection closes.
     """
+    with _use_of(path).shared(), _connected(path, lock_timeout) as con:
+        if on_connect is not None:
+            on_connect(con)
+        yield con
+
+
+@contextmanager
+def _connected(path: str | Path, lock_timeout: float) -> Iterator[duckdb.DuckDBPyConnection]:
     deadline, pause = time.monotonic() + lock_timeout, 0.02
     while True:
         try:
@@ -76,8 +160,6 @@ def connect(path: str | Path, lock_timeout: float = LOCK_TIMEOUT,
                 "with other options (read_only, config); DuckDBIOManager connects with none."
             ) from exc
     try:
-        if on_connect is not None:
-            on_connect(con)
         yield con
     finally:
         con.close()

@@ -403,3 +403,53 @@ def test_materialize_a_daily_partition(path):
         assert materialize([events], io_managers={"io_manager": io}, partition=day).success
     assert len(read_table(path, "main.events")) == 4
     assert io.has(AssetKey.parse("events"), "2024-01-02")
+
+
+def _hold_alone(path, opened: threading.Event, release: threading.Event, errors: list) -> None:
+    """What dbt-duckdb does in this process: the file alone, opened with another configuration."""
+    from orchestrator.io.duckdb import using_files
+
+    try:
+        with using_files([path]):
+            con = duckdb.connect(str(path), config={"threads": 1})
+            opened.set()
+            release.wait(10)
+            con.close()
+    except Exception as exc:  # pragma: no cover - reported by the test
+        errors.append(exc)
+        opened.set()
+
+
+def test_a_write_waits_for_this_process_s_exclusive_user_of_the_file_instead_of_failing(io, path):
+    with duckdb.connect(str(path), config={"threads": 1}) as other, pytest.raises(IOManagerError):
+        write(io, orders())  # what a write met before: another configuration of the file, open here
+    opened, release, errors, written = threading.Event(), threading.Event(), [], threading.Event()
+    holder = threading.Thread(target=_hold_alone, args=(path, opened, release, errors))
+    holder.start()
+    assert opened.wait(10) and not errors
+    writer = threading.Thread(target=lambda: (write(io, orders()), written.set()))
+    writer.start()
+    assert not written.wait(0.5)  # waiting for the file, not failed
+    release.set()
+    holder.join(10)
+    writer.join(10)
+    assert written.is_set() and [r["id"] for r in table_of(path, "raw.orders")] == [0, 1, 2]
+
+
+def test_exclusive_users_wait_for_plain_connections_and_nest_in_their_own_thread(path):
+    from orchestrator.io.duckdb import using_files
+
+    entered = threading.Event()
+
+    def alone() -> None:
+        with using_files([path]):
+            entered.set()
+
+    with connect(path) as con:
+        con.execute("create table t as select 1 as x")
+        other = threading.Thread(target=alone, daemon=True)
+        other.start()
+        assert not entered.wait(0.3)  # an exclusive user waits while a plain connection is open
+        with connect(path):  # a thread already using the file may nest connections meanwhile
+            pass
+    assert entered.wait(5)

@@ -136,3 +136,36 @@ def test_a_broken_profile_is_an_error_naming_the_file(project_dir, monkeypatch):
     profiles.unlink()
     with pytest.raises(ManifestError, match=f"No profiles.yml for the dbt project '{project_dir}'"):
         duckdb_path(project)
+
+
+def test_an_in_process_dbt_invocation_has_the_warehouse_files_alone(project_dir):
+    """A Python step's DuckDBIOManager in another thread waits for the dbt invocation's end instead of
+    meeting dbt-duckdb's database instance ("Unique file handle conflict")."""
+    import threading
+
+    from integrations.dbt.runner import one_invocation
+    from orchestrator.io.duckdb import connect
+
+    project = DbtProject(project_dir)
+    files = project.warehouse_files()
+    assert files == (project_dir / "data" / "warehouse.duckdb", project_dir / "data" / "legacy.duckdb")
+    inside, leave, connected = threading.Event(), threading.Event(), threading.Event()
+
+    def invocation() -> None:
+        with one_invocation(project):
+            inside.set()
+            leave.wait(10)
+
+    dbt = threading.Thread(target=invocation)
+    dbt.start()
+    assert inside.wait(10)
+    def step_reads() -> None:
+        with connect(files[1]):
+            connected.set()
+
+    step = threading.Thread(target=step_reads, daemon=True)
+    step.start()
+    assert not connected.wait(0.5)
+    leave.set()
+    dbt.join(10)
+    assert connected.wait(10)
