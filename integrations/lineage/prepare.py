@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -31,15 +32,10 @@ EXTERNAL_DB = "external"
 USING_META = "orch_using"
 
 
-_DIALECTS: dict[str, Dialect] = {}
-
-
+@functools.cache
 def dialect_of(name: str) -> Dialect:
     """One sqlglot Dialect per name: sqlglot builds a new one each time it is given a name."""
-    found = _DIALECTS.get(name)
-    if found is None:
-        found = _DIALECTS[name] = Dialect.get_or_raise(name)
-    return found
+    return Dialect.get_or_raise(name)
 
 
 class SqlLineageError(Exception):

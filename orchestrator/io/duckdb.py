@@ -62,7 +62,7 @@ class _FileUse:
     def shared(self) -> Iterator[None]:
         me = threading.get_ident()
         with self._changed:  # a thread that shares it already goes on: it may nest connections
-            while self._owner not in (None, me) or (self._waiting and self._owner != me and me not in self._sharers):
+            while self._owner not in (None, me) or (self._owner is None and self._waiting and me not in self._sharers):
                 self._changed.wait()
             self._sharers[me] = self._sharers.get(me, 0) + 1
         try:
