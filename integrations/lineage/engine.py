@@ -47,77 +47,101 @@ class Unit:
     """False: `given` may name only some columns; the schema layers' others are added, no upstream."""
 
 
-def levels(units: Mapping[str, Unit]) -> list[list[Unit]]:
-    """Units grouped by depth (Kahn): each level reads only earlier ones; parents outside `units`
-    are ignored, and a cycle, which the asset graph forbids, ends up in one last level."""
-    waiting: dict[str, int] = {}
-    children: dict[str, list[str]] = {}
-    for name, unit in units.items():
-        parents = {p for p in unit.parents if p in units and p != name}
-        waiting[name] = len(parents)
-        for parent in parents:
-            children.setdefault(parent, []).append(name)
-    current = [n for n, count in waiting.items() if count == 0]
-    grouped: list[list[Unit]] = []
-    done: set[str] = set()
-    while current:
-        grouped.append([units[n] for n in current])
-        done.update(current)
+class _Dataflow:
+    """Which units are ready: those whose parents (within the units) all have results. A cycle,
+    which the asset graph forbids, is let through in one batch once nothing else can run."""
+
+    def __init__(self, units: Mapping[str, Unit]) -> None:
+        self.waiting: dict[str, int] = {}
+        self.children: dict[str, list[str]] = {}
+        for name, unit in units.items():
+            parents = {p for p in unit.parents if p in units and p != name}
+            self.waiting[name] = len(parents)
+            for parent in parents:
+                self.children.setdefault(parent, []).append(name)
+
+    def roots(self) -> list[str]:
+        return self._released([n for n, count in self.waiting.items() if count == 0])
+
+    def done(self, name: str) -> list[str]:
+        """The children that `name`'s result makes ready."""
         ready = []
-        for name in current:
-            for child in children.get(name, ()):
-                waiting[child] -= 1
-                if waiting[child] == 0:
+        for child in self.children.get(name, ()):
+            if child in self.waiting:  # else released already (a cycle)
+                self.waiting[child] -= 1
+                if self.waiting[child] == 0:
                     ready.append(child)
-        current = ready
-    rest = [units[n] for n in units if n not in done]
-    return grouped + ([rest] if rest else [])
+        return self._released(ready)
+
+    def stuck(self) -> list[str]:
+        return self._released(list(self.waiting))
+
+    def _released(self, names: list[str]) -> list[str]:
+        for name in names:
+            del self.waiting[name]
+        return names
 
 
 def compute(units: Iterable[Unit], layers: Layers, store: LineageStore | None = None,
             workers: int | None = None) -> dict[str, AssetLineage]:
-    """The lineage of every unit; see the module docstring."""
+    """The lineage of every unit; see the module docstring. Units are analyzed as soon as their
+    parents' results are in (in worker processes when many are ready)."""
     by_name = {u.asset: u for u in units}
     results: dict[str, AssetLineage] = {}
     schemas = _Schemas(results, layers)
+    flow = _Dataflow(by_name)
+    keys: dict[str, str] = {}  # asset -> the input key of its running task
     with Runner(workers) as runner:
-        for level in levels(by_name):
-            pending: list[tuple[Unit, str, Task]] = []
-            for unit in level:
-                if unit.given is not None:
-                    given = unit.given if unit.complete else _widened(unit.given, layers, unit.relation)
-                    results[unit.asset] = _typed(given, layers, unit.relation)
-                elif unit.sql is None:
-                    found = layers.lookup(unit.asset, unit.relation)
-                    made = (leaf(unit.asset, found[0], found[0], schema_source=found[1]) if found
-                            else leaf(unit.asset, None))
-                    results[unit.asset] = (made if unit.origin == "sql"
-                                           else replace(made, origin=unit.origin, reason=unit.reason))
-                else:
-                    reads = sorted(unit.reads.items())
-                    key = input_key(unit.sql, unit.dialect, unit.self_table, unit.post_key,
-                                    sorted(unit.functions.items()),
-                                    [(parent, parts, schemas.digest(parent, parts), schemas.exact(parent, parts))
-                                     for parent, parts in reads])
-                    hit = store.get(unit.asset, key) if store is not None else None
-                    if hit is not None:
-                        results[unit.asset] = hit
+        ready = flow.roots()
+        while ready or runner.busy:
+            tasks: list[Task] = []
+            while ready:
+                batch, ready = ready, []
+                for name in batch:
+                    unit = by_name[name]
+                    found = _without_analysis(unit, layers, schemas, store)
+                    if isinstance(found, AssetLineage):
+                        results[name] = found
+                        ready += flow.done(name)
                     else:
-                        task = Task(unit.asset, unit.parse_sql or unit.sql, schemas.nested(reads), unit.self_table,
-                                    unit.dialect, dict(unit.functions) or None,
-                                    frozenset(".".join(parts) for parent, parts in reads
-                                              if schemas.exact(parent, parts)))
-                        pending.append((unit, key, task))
-            outcomes = runner.run([task for _, _, task in pending])
-            for (unit, key, _), outcome in zip(pending, outcomes):
+                        keys[name], task = found
+                        tasks.append(task)
+            runner.start(tasks)
+            for outcome in runner.results():
+                unit = by_name[outcome.asset]
                 exact = not outcome.starred or all(schemas.exact(p, parts) for p, parts in unit.reads.items())
-                lineage = _lineage(unit, outcome, layers, exact)
-                results[unit.asset] = lineage
+                results[unit.asset] = lineage = _lineage(unit, outcome, layers, exact)
                 if store is not None:
-                    store.put(unit.asset, key, lineage)
+                    store.put(unit.asset, keys.pop(unit.asset), lineage)
+                ready += flow.done(unit.asset)
+            if not ready and not runner.busy:
+                ready = flow.stuck()
     if store is not None:
         store.save()
-    return results
+    return {name: results[name] for name in by_name}
+
+
+def _without_analysis(unit: Unit, layers: Layers, schemas: _Schemas,
+                      store: LineageStore | None) -> AssetLineage | tuple[str, Task]:
+    """A unit's lineage when it needs no analysis (given, a leaf, or read back from the store),
+    else its input key and the task that analyzes it."""
+    if unit.given is not None:
+        given = unit.given if unit.complete else _widened(unit.given, layers, unit.relation)
+        return _typed(given, layers, unit.relation)
+    if unit.sql is None:
+        found = layers.lookup(unit.asset, unit.relation)
+        made = leaf(unit.asset, found[0], found[0], schema_source=found[1]) if found else leaf(unit.asset, None)
+        return made if unit.origin == "sql" else replace(made, origin=unit.origin, reason=unit.reason)
+    reads = sorted(unit.reads.items())
+    key = input_key(unit.sql, unit.dialect, unit.self_table, unit.post_key, sorted(unit.functions.items()),
+                    [(parent, parts, schemas.digest(parent, parts), schemas.exact(parent, parts))
+                     for parent, parts in reads])
+    hit = store.get(unit.asset, key) if store is not None else None
+    if hit is not None:
+        return hit
+    exact = frozenset(".".join(parts) for parent, parts in reads if schemas.exact(parent, parts))
+    return key, Task(unit.asset, unit.parse_sql or unit.sql, schemas.nested(reads), unit.self_table,
+                     unit.dialect, dict(unit.functions) or None, exact)
 
 
 def columns_of(asset: str, results: Mapping[str, AssetLineage], layers: Layers,

@@ -10,8 +10,8 @@ import gc
 import multiprocessing
 import os
 import threading
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +21,11 @@ from integrations.lineage.query import analyze
 from orchestrator.memory import paused_gc
 
 PARALLEL_THRESHOLD = 32
-"""Tasks in one batch that start the worker processes; once started, any batch of at least one
-task per worker uses them."""
-CHUNK = 8  # tasks per round trip: small, so a level's last chunks end together
+"""Tasks ready at once that start the worker processes; once started, every task goes to them."""
+CHUNK = 8  # tasks per round trip at most: small, so the workers' last chunks end together
+AHEAD = 3
+"""Chunks handed to the pool per worker at most: enough that none waits for the next, few enough
+that waiting for the first to finish is cheap (it watches every chunk handed over)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,23 +95,54 @@ def _run_chunk(tasks: Sequence[Task]) -> list[Outcome]:
 
 
 class Runner:
-    """Runs batches of tasks; starts worker processes on the first batch big enough to need them."""
+    """Runs tasks as they become ready: `start()` hands some over, `results()` waits for some to
+    finish. A few run here; a batch big enough starts worker processes, which then take every
+    task. A child's task can start as soon as its parents' results are in, so the workers never
+    wait for a whole level of the graph to drain."""
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
         self._pool: Executor | None = None
+        self._waiting: list[Task] = []
+        self._running: set[Future[list[Outcome]]] = set()
+        self._finished: list[Outcome] = []
 
-    def run(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
-        needed = self.workers if self._pool is not None else PARALLEL_THRESHOLD
-        if self.workers <= 1 or len(tasks) < max(needed, 2):
-            for start in range(0, len(tasks), CHUNK):  # in chunks here too: the collector may be paused
-                yield from _run_chunk(tasks[start : start + CHUNK])
+    @property
+    def busy(self) -> bool:
+        """Whether some started task's outcome has not been handed out by `results()` yet."""
+        return bool(self._waiting or self._running or self._finished)
+
+    def start(self, tasks: Sequence[Task]) -> None:
+        if self._pool is None and (self.workers <= 1 or len(tasks) < max(PARALLEL_THRESHOLD, 2)):
+            for first in range(0, len(tasks), CHUNK):  # in chunks here too: the collector may be paused
+                self._finished += _run_chunk(tasks[first : first + CHUNK])
             return
+        self._waiting += tasks
+        self._dispatch()
+
+    def results(self) -> list[Outcome]:
+        """Outcomes of finished tasks, waiting for at least one when none is finished yet."""
+        if not self._finished and self._running:
+            done, self._running = wait(self._running, return_when=FIRST_COMPLETED)
+            for future in done:
+                self._finished += future.result()
+            self._dispatch()
+        finished, self._finished = self._finished, []
+        return finished
+
+    def _dispatch(self) -> None:
+        """Full chunks go while the pool has fewer than AHEAD per worker; the rest only to keep an
+        idle worker busy (else it waits for more tasks to fill a chunk)."""
         pool = self._executor()
-        size = max(1, min(CHUNK, len(tasks) // (self.workers * 4)))
-        chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
-        for outcomes in pool.map(_run_chunk, chunks):
-            yield from outcomes
+        while len(self._waiting) >= CHUNK and len(self._running) < AHEAD * self.workers:
+            self._running.add(pool.submit(_run_chunk, self._waiting[:CHUNK]))
+            del self._waiting[:CHUNK]
+        idle = self.workers - len(self._running)
+        if self._waiting and idle > 0:
+            size = -(-len(self._waiting) // idle)
+            for first in range(0, len(self._waiting), size):
+                self._running.add(pool.submit(_run_chunk, self._waiting[first : first + size]))
+            self._waiting = []
 
     def _executor(self) -> Executor:
         if self._pool is None:

@@ -1,4 +1,5 @@
-"""From SQL text to a qualified sqlglot tree: parse once, set dbt's ephemeral CTEs aside, qualify once.
+"""From SQL text to a sqlglot tree ready to qualify (qualify.py): parse once, set dbt's ephemeral
+CTEs aside.
 
 - dbt inlines an ephemeral model as a CTE named `__dbt__cte__<name>`. Lineage goes THROUGH the
   ephemeral model, which is a node of its own: its CTE is removed and every reference to it
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -23,13 +25,19 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, SqlglotError
-from sqlglot.optimizer.qualify import qualify
+from sqlglot.tokens import Token, TokenType
 
 EPHEMERAL_PREFIX = "__dbt__cte__"
 EPHEMERAL_CATALOG = "__dbt__"
 EPHEMERAL_DB = "ephemeral"
 EXTERNAL_DB = "external"
 USING_META = "orch_using"
+LOWERCASE_META = "orch_lowercase"
+"""Set on a parsed query whose every token that can name something is lower case already."""
+_STRING_TOKENS = frozenset({TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.RAW_STRING,
+                            TokenType.BYTE_STRING, TokenType.BIT_STRING, TokenType.HEX_STRING,
+                            TokenType.HEREDOC_STRING, TokenType.UNICODE_STRING})
+_readers = threading.local()
 
 
 @functools.cache
@@ -42,11 +50,33 @@ class SqlLineageError(Exception):
     """SQL that cannot be parsed, qualified or walked; the message says what and where."""
 
 
+def _reader(dialect: str) -> tuple[Any, Any]:
+    """One sqlglot tokenizer and parser per dialect and thread (sqlglot makes both anew on each
+    parse, ~2% of a model's analysis); each resets itself when used."""
+    found = _readers.__dict__.get(dialect)
+    if found is None:
+        found = _readers.__dict__[dialect] = (dialect_of(dialect).tokenizer(), dialect_of(dialect).parser())
+    return found
+
+
+def _lowercase(tokens: list[Token]) -> bool:
+    """Whether no token that may be an identifier has an upper-case letter (strings may; the
+    tokenizer spells multi-word keywords such as GROUP BY in capitals)."""
+    for token in tokens:
+        text = token.text
+        if text != text.lower() and token.token_type not in _STRING_TOKENS and not (
+                " " in text and token.token_type is not TokenType.IDENTIFIER):
+            return False
+    return True
+
+
 def parse(sql: str, dialect: str = "duckdb") -> exp.Expr:
     """One statement (the last one when there are several, as dbt's compiled SQL of a snapshot or
     a model with pre-statements may have); DDL/DML around a query is unwrapped to the query."""
+    tokenizer, parser = _reader(dialect)
     try:
-        statements = [s for s in dialect_of(dialect).parse(sql) if s is not None]
+        tokens = tokenizer.tokenize(sql)
+        statements = [s for s in parser.parse(tokens, sql) if s is not None]
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         where = f" (line {first.get('line')}, column {first.get('col')})" if first else ""
@@ -60,6 +90,8 @@ def parse(sql: str, dialect: str = "duckdb") -> exp.Expr:
     query = _unwrap(statement)
     if query is None:
         raise SqlLineageError(f"not a query: {statement.key.upper()} statement")
+    if _lowercase(tokens):
+        query.meta[LOWERCASE_META] = True
     return query
 
 
@@ -172,43 +204,6 @@ def referenced_tables(query: exp.Expr) -> list[exp.Table]:
             continue
         found.append(table)
     return found
-
-
-def qualify_query(query: exp.Expr, schema: Mapping[str, Any] | Any, dialect: str = "duckdb") -> exp.Expr:
-    """Qualify every column with its source and expand stars against `schema` (nested dict or
-    sqlglot Schema). Raises SqlLineageError naming what could not be resolved."""
-    if dialect == "duckdb" and isinstance(schema, Mapping):
-        schema = _duckdb_schema(schema)
-    try:
-        return qualify(query, dialect=dialect_of(dialect), schema=schema, validate_qualify_columns=False,
-                       quote_identifiers=False, identify=False)
-    except SqlglotError as exc:
-        raise SqlLineageError(f"SQL does not qualify: {str(exc).splitlines()[0]}") from None
-    except (KeyError, ValueError, TypeError, AttributeError, RecursionError) as exc:
-        raise SqlLineageError(f"SQL does not qualify: {type(exc).__name__}: {exc}") from None
-
-
-def _duckdb_schema(schema: Mapping[str, Any]) -> Any:
-    """A sqlglot schema of a nested dict, normalized as DuckDB normalizes names (lower case, quoted
-    or not) up front: sqlglot's own normalization parses every name, a third of a model's qualify."""
-    from sqlglot.schema import MappingSchema
-
-    def lowered(level: Mapping[str, Any]) -> dict[str, Any] | None:
-        out: dict[str, Any] = {}
-        for key, value in level.items():
-            if not isinstance(key, str) or '"' in key:
-                return None  # a name sqlglot would parse differently: let it normalize
-            if isinstance(value, Mapping):
-                value = lowered(value)
-                if value is None:
-                    return None
-            out[key.lower()] = value
-        return out
-
-    normalized = lowered(schema)
-    if normalized is None:
-        return schema
-    return MappingSchema(normalized, dialect=dialect_of("duckdb"), normalize=False)
 
 
 def normalize_name(name: str, dialect: str = "duckdb") -> str:

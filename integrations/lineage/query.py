@@ -22,11 +22,11 @@ from integrations.lineage.prepare import (
     mark_using_joins,
     nest_into,
     parse,
-    qualify_query,
     set_aside_ephemeral_ctes,
     set_aside_table_functions,
     table_id,
 )
+from integrations.lineage.qualify import qualify_query
 from integrations.lineage.walk import QueryLineage, walk
 
 

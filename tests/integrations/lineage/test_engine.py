@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from integrations.lineage.engine import Unit, compute, levels
+from integrations.lineage.engine import Unit, _Dataflow, compute
 from integrations.lineage.model import AGGREGATE, DIRECT, TRANSFORM
 from integrations.lineage.parallel import Runner, Task, run_task
 from integrations.lineage.schemas import DocumentedSchemas, Layers, RecordedSchemas
@@ -88,21 +88,39 @@ def test_an_upstream_schema_change_recomputes_the_readers(tmp_path):
     assert results["raw/orders"].schema_source == "recorded"
 
 
-def test_levels_put_parents_first_and_ignore_unknown_parents():
-    grouped = levels({u.asset: u for u in [*UNITS, Unit("other", ("not/here",))]})
-    order = [[u.asset for u in level] for level in grouped]
-    assert order[0] == ["raw/orders", "other"]
-    assert order[1:] == [["stg/orders"], ["mart/orders"], ["mart/totals"]]
+def test_a_unit_is_ready_once_its_known_parents_are_done():
+    flow = _Dataflow({u.asset: u for u in [*UNITS, Unit("other", ("not/here",))]})
+    assert flow.roots() == ["raw/orders", "other"]
+    assert flow.done("raw/orders") == ["stg/orders"]
+    assert flow.done("stg/orders") == ["mart/orders"]
+    assert flow.stuck() == ["mart/totals"]  # what is left once nothing runs
+    assert flow.stuck() == []
+
+
+def test_a_cycle_is_analyzed_once_nothing_else_can_run():
+    units = [Unit("raw/t"), _unit("a", "select x from raw_t", "raw/t", "b"), _unit("b", "select x from a", "a")]
+    layers = Layers([DocumentedSchemas({"raw/t": {"x": "int"}})])
+    results = compute(units, layers, workers=1)
+    assert list(results) == ["raw/t", "a", "b"]
+    assert results["a"].columns["x"] == {("raw/t", "x"): DIRECT}
 
 
 def test_worker_processes_give_the_same_answers():
     tasks = [Task(f"m{i}", f"select a + {i} as b{i}, c from t", {"t": {"a": "int", "c": "int"}}, None, "duckdb")
              for i in range(80)]
+    def run_all(runner: Runner) -> list:
+        runner.start(tasks)
+        outcomes = []
+        while runner.busy:
+            outcomes += runner.results()
+        return sorted(outcomes, key=lambda o: int(o.asset[1:]))
+
     with Runner(2) as runner:
-        pooled = list(runner.run(tasks))
+        pooled = run_all(runner)
+        assert runner._pool is not None  # 80 ready tasks start the workers
     with Runner(1) as runner:
-        inline = list(runner.run(tasks))
-    assert pooled == inline
+        inline = run_all(runner)
+    assert pooled == inline and len(pooled) == 80
     assert pooled[5].columns == {"b5": {("t", "a"): TRANSFORM}, "c": {("t", "c"): DIRECT}}
 
 
@@ -131,7 +149,8 @@ def test_queries_analyzed_here_free_their_trees_while_the_collector_is_paused():
     tasks = [Task(f"m{i}", sql, {"orders": {"id": "int", "amount": "double"}}, None, "duckdb") for i in range(40)]
     gc.collect()  # what earlier tests left is not this test's
     with paused_gc(), Runner(workers=1) as runner:
-        outcomes = list(runner.run(tasks))
+        runner.start(tasks)
+        outcomes = runner.results()
         left = gc.collect()
     assert all(o.error is None for o in outcomes) and len(outcomes) == 40
     assert left < 2_000, f"{left} unreachable objects: the trees of 40 queries were not collected"
