@@ -34,9 +34,10 @@ with lineage among those dbt compiles (without a warehouse the 5 are `needs the 
 Accuracy against the generator's lineage_truth.json: value edges (with kinds) and filter edges (with
 clauses) are scored separately; dagster-dbt's edges without kinds (it has none; it does not
 materialize ephemeral models, so edges through them are missed by design). Targets: 10,000
-models cold < 60 s (on 2 cores), warm < 2 s. Wall time depends on what else runs: CPU seconds
-(this process + the workers) and the load average are printed too; "on idle cores" = main CPU +
-workers CPU / workers.
+models cold < 10 s (on 2 cores), warm < 1 s (issue 14; they were 60 s and 2 s). Wall time depends
+on what else runs: CPU seconds (this process + the workers) and the load average are printed too;
+"on idle cores" = main CPU + workers CPU / workers. `--repeat N` runs cold N times, each from
+nothing cached, and reports the best (the machine's noise only adds time), listing all.
 Prints a table per size and a final JSON line. Never asserts.
 """
 
@@ -69,7 +70,7 @@ from integrations.lineage.store import FILE_NAME  # noqa: E402
 
 WORK = HERE / ".work"
 DAGSTER_CHILD = HERE / "_dagster_column_lineage.py"
-COLD_TARGET_S, WARM_TARGET_S = 60.0, 2.0
+COLD_TARGET_S, WARM_TARGET_S = 10.0, 1.0  # issue 14, at 10,000 models (earlier: 60 s and 2 s)
 
 
 def log(message: str) -> None:
@@ -199,12 +200,15 @@ class _NoLayers:
 
 
 def measure(models: int, args: argparse.Namespace) -> dict[str, Any]:
-    project, truth = _cold_start(ensure_project(models))
-    log(f"[{models}] ours cold ({args.workers} workers; nothing cached) ...")
-    load, before = os.getloadavg()[0], _cpu()
-    cold = dbt_column_lineage(project, workers=args.workers,
-                              compiler=compile_parallel if args.dbt_compile else None)
-    main_cpu, workers_cpu = (after - first for after, first in zip(_cpu(), before))
+    runs = []
+    for attempt in range(args.repeat):  # each from nothing cached; the best is kept (noise only adds time)
+        project, truth = _cold_start(ensure_project(models))
+        log(f"[{models}] ours cold ({args.workers} workers; nothing cached), run {attempt + 1}/{args.repeat} ...")
+        load, before = os.getloadavg()[0], _cpu()
+        cold = dbt_column_lineage(project, workers=args.workers,
+                                  compiler=compile_parallel if args.dbt_compile else None)
+        runs.append((cold, load, *(after - first for after, first in zip(_cpu(), before))))
+    cold, load, main_cpu, workers_cpu = min(runs, key=lambda run: run[0].stats["seconds"])
     log(f"[{models}] ours warm ...")
     before = _cpu()
     warm = dbt_column_lineage(project, workers=args.workers)
@@ -216,6 +220,7 @@ def measure(models: int, args: argparse.Namespace) -> dict[str, Any]:
     row = {
         "models": models,
         "cold_s": cold.stats["seconds"],
+        "cold_runs_s": [run[0].stats["seconds"] for run in runs],
         "cold_phases_s": {k.removesuffix("_seconds"): cold.stats[k] for k in
                           ("digest_seconds", "compile_seconds", "lineage_seconds", "save_seconds")},
         "compiler": "dbt" if args.dbt_compile else "render + dbt",
@@ -285,6 +290,9 @@ def table(row: dict[str, Any]) -> None:
     print(f"\n{row['models']:,} models  (load average {row['load_average'][0]} at start, "
           f"{row['load_average'][1]} after the cold run)")
     print(f"  {'ours cold (nothing cached)':<28}{row['cold_s']:>10.2f} s   ({phases}; compiler: {row['compiler']})")
+    if len(row["cold_runs_s"]) > 1:
+        print(f"  {'':<28}{'':>12} best of {len(row['cold_runs_s'])} cold runs: "
+              f"{', '.join(f'{s:.2f}' for s in row['cold_runs_s'])} s")
     print(f"  {'':<28}{'':>12} CPU: {row['cold_cpu_main_s']} s main + {row['cold_cpu_workers_s']} s workers "
           f"-> {row['cold_on_idle_cores_s']} s on idle cores")
     print(f"  {'ours warm (nothing changed)':<28}{row['warm_s']:>10.2f} s   ({row['warm_reused']} reused, "
@@ -320,6 +328,7 @@ def main() -> None:
     parser.add_argument("--dbt-compile", action="store_true", help="Compile every model with dbt (no render).")
     parser.add_argument("--dagster-size", type=int, default=1000, help="The project dagster-dbt runs on.")
     parser.add_argument("--skip-dagster", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1, help="cold runs per size; the best is reported, all listed")
     parser.add_argument("--prepare-only", action="store_true", help="Generate, parse and compile, then stop.")
     args = parser.parse_args()
     if args.prepare_only:
@@ -349,8 +358,8 @@ def main() -> None:
     biggest = max(rows, key=lambda r: r["models"])
     cold, idle = biggest["cold_s"], biggest["cold_on_idle_cores_s"]  # both with digest and compile
     print(f"\ntargets ({biggest['models']:,} models, {args.workers} workers): cold < {COLD_TARGET_S:.0f} s: "
-          f"{'met' if cold < COLD_TARGET_S else 'NOT met'} in wall time ({cold:.0f} s), "
-          f"{'met' if idle < COLD_TARGET_S else 'NOT met'} in CPU time on idle cores ({idle:.0f} s); "
+          f"{'met' if cold < COLD_TARGET_S else 'NOT met'} in wall time ({cold:.2f} s), "
+          f"{'met' if idle < COLD_TARGET_S else 'NOT met'} in CPU time on idle cores ({idle:.1f} s); "
           f"warm < {WARM_TARGET_S:.0f} s: {'met' if biggest['warm_s'] < WARM_TARGET_S else 'NOT met'} "
           f"({biggest['warm_s']:.2f} s)")
     print(json.dumps({"benchmark": "column_lineage", "workers": args.workers, "rows": rows, "realistic": realistic},
