@@ -52,7 +52,7 @@ class SqlLineageError(Exception):
 
 def _reader(dialect: str) -> tuple[Any, Any]:
     """One sqlglot tokenizer and parser per dialect and thread (sqlglot makes both anew on each
-    parse, ~2% of a model's analysis); each resets itself when used."""
+    parse, ~1% of a model's analysis); each resets itself when used."""
     found = _readers.__dict__.get(dialect)
     if found is None:
         found = _readers.__dict__[dialect] = (dialect_of(dialect).tokenizer(), dialect_of(dialect).parser())

@@ -35,3 +35,12 @@ def test_skipping_the_no_op_normalization_qualifies_the_same(sql):
     marked, unmarked = parse(sql), parse(sql)
     unmarked.meta.pop(LOWERCASE_META)  # so it is normalized
     assert qualify_query(marked, SCHEMA).sql() == qualify_query(unmarked, SCHEMA).sql()
+
+
+def test_a_failed_parse_leaves_the_reused_tokenizer_and_parser_usable():
+    from integrations.lineage.prepare import SqlLineageError
+
+    for broken in ("select 'unterminated from orders", "select (id from orders"):
+        with pytest.raises(SqlLineageError):
+            parse(broken)
+        assert parse("select id from orders").sql() == "SELECT id FROM orders"
