@@ -31,20 +31,13 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from dask_scale import _namespace, calibrate, cpu_assets, trivial_assets  # noqa: E402
+from dask_scale import CLUSTER, _namespace, calibrate, cpu_assets, trivial_assets  # noqa: E402
 from distributed import Client  # noqa: E402
 
 from orchestrator import materialize, open_store  # noqa: E402
 from orchestrator.execution.executors.dask import DaskExecutor  # noqa: E402
 
 GRAPHS = ("chain", "fan_in", "cpu", "bare")
-CLUSTER = """
-import sys
-from orchestrator.execution.executors.dask import DaskExecutor
-client, cluster = DaskExecutor(n_workers=2, local_directory=sys.argv[1]).connect()
-print(cluster.scheduler_address, flush=True)
-sys.stdin.read()  # until the benchmark closes it
-"""
 
 
 def cpu_seconds(pid: int) -> float:
@@ -90,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown graphs {sorted(unknown)}; choose from {', '.join(GRAPHS)}")
     load_before = os.getloadavg()
     tmpdir = tempfile.mkdtemp(prefix="orch-dask-cpu-")
-    cluster = subprocess.Popen([sys.executable, "-c", CLUSTER, str(Path(tmpdir) / "dask")],
+    cluster = subprocess.Popen([sys.executable, "-c", CLUSTER, str(Path(tmpdir) / "dask"), "2"],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     rows: dict[str, dict[str, Any]] = {}
     try:

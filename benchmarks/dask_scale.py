@@ -12,9 +12,11 @@
 2. `--trivial-assets` (1,000) trivial assets on the same cluster, two shapes (fan-in: all but one
    independent, feeding the last; chain: each reads the previous): wall / assets (target < 5 ms).
 
-Each Dask figure is taken on a cluster started beforehand and given by address, after a warm-up
-run (workers import their libraries once); the cost of a run that starts its own LocalCluster is
-printed beside. The thread, Dask and bare-Dask rows and the trivial shapes run `--repeat` (3)
+Each Dask figure is taken on a cluster started beforehand, in a child process, and given by
+address, after a warm-up run (workers import their libraries once); the cost of a run that starts
+its own LocalCluster is printed beside. (`--cluster-in-process` starts it in this process, as
+before 2026-12-04: its scheduler's thread then shares the GIL with the thread rows' steps; an idle
+one made them ~5% slower in one check.) The thread, Dask and bare-Dask rows and the trivial shapes run `--repeat` (3)
 interleaved rounds and each keeps its best (this machine's noise only adds time, to any row at
 any moment). The event store is SQLite (events published back by the workers) unless
 `--storage-url postgresql://...` (workers append their own events). Prints the load average, a
@@ -157,6 +159,33 @@ def _best(rows: dict[str, dict[str, Any]], name: str, row: dict[str, Any]) -> No
         rows[name] = row
 
 
+CLUSTER = """
+import sys
+from orchestrator.execution.executors.dask import DaskExecutor
+client, cluster = DaskExecutor(n_workers=int(sys.argv[2]), local_directory=sys.argv[1] or None).connect()
+print(cluster.scheduler_address, flush=True)
+sys.stdin.read()  # until the benchmark closes it
+"""
+
+
+class _ChildCluster(subprocess.Popen):
+    def close(self) -> None:
+        self.stdin.close()
+
+
+def _start_cluster(args: argparse.Namespace) -> tuple[Any, Any]:
+    """A client and the cluster to close: a LocalCluster in a child process, so that no scheduler
+    shares this process with the thread rows (the Dask rows reach it by address, as
+    `--dask-address` does); with --cluster-in-process, one in this process."""
+    from distributed import Client
+
+    if args.cluster_in_process:
+        return DaskExecutor(n_workers=args.workers, local_directory=args.tmpdir).connect()
+    child = _ChildCluster([sys.executable, "-c", CLUSTER, args.tmpdir or "", str(args.workers)],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    return Client(child.stdout.readline().strip(), set_as_default=False), child
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cpu-assets", type=int, default=200)
@@ -166,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--storage-url", default=None, help="event store (default: SQLite in a fresh home)")
     parser.add_argument("--skip-dagster", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; each row is its best round")
+    parser.add_argument("--cluster-in-process", action="store_true",
+                        help="start the LocalCluster in this process (its scheduler then slows the thread rows)")
     parser.add_argument("--tmpdir", default=None, help="homes and Dask's local directories (default: system temp)")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
@@ -177,10 +208,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print("[ours] starting a LocalCluster ...", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
-    client, cluster = DaskExecutor(n_workers=args.workers, local_directory=args.tmpdir).connect()
+    client, cluster = _start_cluster(args)
     cluster_start_s = time.perf_counter() - t0
     try:
-        on_cluster = DaskExecutor(address=cluster.scheduler_address)
+        on_cluster = DaskExecutor(address=client.scheduler.address)
         run(trivial_assets("fan_in", 8), on_cluster, args.storage_url, args.tmpdir)  # warm-up
         for attempt in range(args.repeat):  # interleaved, so a slow spell of the machine hits each row
             print(f"[ours] round {attempt + 1}/{args.repeat}: {args.cpu_assets} CPU-bound assets on threads, "
@@ -194,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         client.close()
         cluster.close()
+        if isinstance(cluster, subprocess.Popen):
+            cluster.wait(60)
     print("[ours] the CPU-bound graph with a LocalCluster started by the run ...", file=sys.stderr, flush=True)
     rows["cpu/dask+cluster"] = run(cpu, DaskExecutor(n_workers=args.workers, local_directory=args.tmpdir),
                                    args.storage_url, args.tmpdir)
@@ -215,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Dask scale-out: {w} worker processes x 1 thread; cpu_work = {work_s * 1000:.1f} ms per asset; "
           f"store {'SQLite' if args.storage_url is None else args.storage_url.split(':')[0]}; "
           f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
-          f"LocalCluster start {cluster_start_s:.2f} s")
+          f"LocalCluster start {cluster_start_s:.2f} s"
+          + (" (in this process)" if args.cluster_in_process else " (in a child process)"))
     print()
     header = f"{'graph / engine':<34} {'assets':>6} {'wall s':>8} {'ms/asset':>9} {'events':>7}  status"
     print(header)
@@ -237,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.trivial_assets} trivial assets ({shape}) on Dask: {ms:.2f} ms/asset "
               f"(target < {TARGET_TRIVIAL_MS} ms: {'MET' if ms < TARGET_TRIVIAL_MS else 'NOT MET'})")
     summary = {"benchmark": "dask_scale", "workers": w, "work_ms": work_s * 1000, "loadavg": [load_before, load_after],
-               "cluster_start_s": cluster_start_s, "rows": rows, "speedup": speedup, "raw_dask_speedup": raw_speedup,
+               "cluster_start_s": cluster_start_s, "cluster_in_process": args.cluster_in_process, "rows": rows, "speedup": speedup, "raw_dask_speedup": raw_speedup,
                "ours_overhead_ms": ours_overhead, "dagster_overhead_ms": dagster_overhead,
                "dagster_version": dagster.get("dagster_version")}
     print()
