@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from dask_scale import CLUSTER, _namespace, calibrate, cpu_assets, trivial_assets  # noqa: E402
+from dask_scale import _namespace, calibrate, cpu_assets, start_child_cluster, trivial_assets  # noqa: E402
 from distributed import Client  # noqa: E402
 
 from orchestrator import materialize, open_store  # noqa: E402
@@ -83,11 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown graphs {sorted(unknown)}; choose from {', '.join(GRAPHS)}")
     load_before = os.getloadavg()
     tmpdir = tempfile.mkdtemp(prefix="orch-dask-cpu-")
-    cluster = subprocess.Popen([sys.executable, "-c", CLUSTER, str(Path(tmpdir) / "dask"), "2"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    cluster, address = start_child_cluster(str(Path(tmpdir) / "dask"), 2)
     rows: dict[str, dict[str, Any]] = {}
     try:
-        address = cluster.stdout.readline().strip()
         client = Client(address, set_as_default=False)
         executor = DaskExecutor(address=address)
         ours(trivial_assets("fan_in", 8), executor, tmpdir)()  # warm-up: workers import their libraries
@@ -108,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                     [client.submit(fn, loops, pure=False) for _ in range(args.cpu_assets)]), "succeeded")[1])
         client.close()
     finally:
-        cluster.stdin.close()
-        cluster.wait(60)
+        cluster.close()
         shutil.rmtree(tmpdir, ignore_errors=True)
     load_after = os.getloadavg()
     print(f"CPU per step on a 2-worker LocalCluster (its own process); load average {load_before[0]:.2f} before, "

@@ -16,8 +16,8 @@ Each Dask figure is taken on a cluster started beforehand, in a child process, a
 address, after a warm-up run (workers import their libraries once); the cost of a run that starts
 its own LocalCluster is printed beside. (`--cluster-in-process` starts it in this process, as
 before 2026-12-04: its scheduler's thread then shares the GIL with the thread rows' steps; an idle
-one made them ~5% slower in one check.) The thread, Dask and bare-Dask rows and the trivial shapes run `--repeat` (3)
-interleaved rounds and each keeps its best (this machine's noise only adds time, to any row at
+one made them ~5% slower in one check.) The thread, Dask and bare-Dask rows and the trivial shapes
+run `--repeat` (3) interleaved rounds and each keeps its best (this machine's noise only adds time, to any row at
 any moment). The event store is SQLite (events published back by the workers) unless
 `--storage-url postgresql://...` (workers append their own events). Prints the load average, a
 table, the targets, and a final JSON line. Never asserts.
@@ -168,9 +168,19 @@ sys.stdin.read()  # until the benchmark closes it
 """
 
 
-class _ChildCluster(subprocess.Popen):
+class ChildCluster(subprocess.Popen):
+    """Our LocalCluster in a child process (CLUSTER); `close()` stops it."""
+
     def close(self) -> None:
         self.stdin.close()
+        self.wait(60)
+
+
+def start_child_cluster(local_directory: str | None, workers: int) -> tuple[ChildCluster, str]:
+    """A LocalCluster of `workers` in a child process, and its scheduler's address."""
+    child = ChildCluster([sys.executable, "-c", CLUSTER, local_directory or "", str(workers)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    return child, child.stdout.readline().strip()
 
 
 def _start_cluster(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -181,9 +191,8 @@ def _start_cluster(args: argparse.Namespace) -> tuple[Any, Any]:
 
     if args.cluster_in_process:
         return DaskExecutor(n_workers=args.workers, local_directory=args.tmpdir).connect()
-    child = _ChildCluster([sys.executable, "-c", CLUSTER, args.tmpdir or "", str(args.workers)],
-                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    return Client(child.stdout.readline().strip(), set_as_default=False), child
+    child, address = start_child_cluster(args.tmpdir, args.workers)
+    return Client(address, set_as_default=False), child
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-dagster", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; each row is its best round")
     parser.add_argument("--cluster-in-process", action="store_true",
-                        help="start the LocalCluster in this process (its scheduler then slows the thread rows)")
+                        help="start the LocalCluster in this process (its scheduler shares the thread rows' GIL)")
     parser.add_argument("--tmpdir", default=None, help="homes and Dask's local directories (default: system temp)")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
@@ -225,8 +234,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         client.close()
         cluster.close()
-        if isinstance(cluster, subprocess.Popen):
-            cluster.wait(60)
     print("[ours] the CPU-bound graph with a LocalCluster started by the run ...", file=sys.stderr, flush=True)
     rows["cpu/dask+cluster"] = run(cpu, DaskExecutor(n_workers=args.workers, local_directory=args.tmpdir),
                                    args.storage_url, args.tmpdir)
@@ -271,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.trivial_assets} trivial assets ({shape}) on Dask: {ms:.2f} ms/asset "
               f"(target < {TARGET_TRIVIAL_MS} ms: {'MET' if ms < TARGET_TRIVIAL_MS else 'NOT MET'})")
     summary = {"benchmark": "dask_scale", "workers": w, "work_ms": work_s * 1000, "loadavg": [load_before, load_after],
-               "cluster_start_s": cluster_start_s, "cluster_in_process": args.cluster_in_process, "rows": rows, "speedup": speedup, "raw_dask_speedup": raw_speedup,
+               "cluster_start_s": cluster_start_s, "cluster_in_process": args.cluster_in_process, "rows": rows,
+               "speedup": speedup, "raw_dask_speedup": raw_speedup,
                "ours_overhead_ms": ours_overhead, "dagster_overhead_ms": dagster_overhead,
                "dagster_version": dagster.get("dagster_version")}
     print()

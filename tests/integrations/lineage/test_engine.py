@@ -139,6 +139,22 @@ def test_inlined_ephemeral_bodies_are_blanked_for_the_parser_with_positions_kept
     assert blank_ephemeral_bodies(sql, [("paid", "select 1")]) is None  # too short to be worth it
 
 
+def test_tasks_short_of_a_chunk_reach_an_idle_worker():
+    """83 ready tasks: 10 full chunks (no more than 3 per worker handed over at a time), and 3
+    left over that go once a worker would otherwise idle."""
+    tasks = [Task(f"m{i}", f"select a + {i} as b from t", {"t": {"a": "int"}}, None, "duckdb") for i in range(83)]
+    with Runner(2) as runner:
+        runner.start(tasks)
+        assert len(runner._running) == 6 and len(runner._waiting) == 83 - 6 * 8
+        outcomes = []
+        for _ in range(1_000):  # a task left waiting with nothing running would spin here
+            if not runner.busy:
+                break
+            outcomes += runner.results()
+    assert sorted(o.asset for o in outcomes) == sorted(t.asset for t in tasks)
+    assert all(o.error is None for o in outcomes)
+
+
 def test_queries_analyzed_here_free_their_trees_while_the_collector_is_paused():
     """The providers pause the collector; sqlglot trees are cyclic, so each chunk collects them."""
     import gc
