@@ -57,6 +57,10 @@ class _FileUse:
         self._owner: int | None = None
         self._depth = 0
         self._waiting = 0
+        self.opening = threading.Lock()
+        """Held while a connection opens or closes: DuckDB drops the file's database instance when
+        its last connection closes, and a connect racing that drop makes a second instance of the
+        still-attached file ("Unique file handle conflict")."""
 
     @contextmanager
     def shared(self) -> Iterator[None]:
@@ -131,18 +135,21 @@ def connect(path: str | Path, lock_timeout: float = LOCK_TIMEOUT,
     seconds, then raise IOManagerError naming the file. Shares the file with this process's other
     plain connections, not with an exclusive user (`using_files`), until the connection closes.
     """
-    with _use_of(path).shared(), _connected(path, lock_timeout) as con:
+    use = _use_of(path)
+    with use.shared(), _connected(path, lock_timeout, use.opening) as con:
         if on_connect is not None:
             on_connect(con)
         yield con
 
 
 @contextmanager
-def _connected(path: str | Path, lock_timeout: float) -> Iterator[duckdb.DuckDBPyConnection]:
+def _connected(path: str | Path, lock_timeout: float,
+               opening: threading.Lock) -> Iterator[duckdb.DuckDBPyConnection]:
     deadline, pause = time.monotonic() + lock_timeout, 0.02
     while True:
         try:
-            con = duckdb.connect(str(path))
+            with opening:
+                con = duckdb.connect(str(path))
             break
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
@@ -162,7 +169,8 @@ def _connected(path: str | Path, lock_timeout: float) -> Iterator[duckdb.DuckDBP
     try:
         yield con
     finally:
-        con.close()
+        with opening:
+            con.close()
 
 
 def read_table(path: str | Path, relation: str,
