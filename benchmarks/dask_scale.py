@@ -1,7 +1,7 @@
 """Scale-out on Dask: ours on a 2-worker LocalCluster against our thread executor and Dagster's dask_executor.
 
     .venv/bin/python benchmarks/dask_scale.py                  # everything (first run installs Dagster)
-    .venv/bin/python benchmarks/dask_scale.py --skip-dagster   # ours only, about a minute
+    .venv/bin/python benchmarks/dask_scale.py --skip-dagster   # ours only, about two minutes
 
 1. `--cpu-assets` (200) independent assets of pure-Python work (`cpu_work`, calibrated to
    `--work-ms`, 50 ms, in this process first): the thread executor (the GIL runs one at a time) against
