@@ -7,12 +7,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from orchestrator import AssetKey, EventType, materialize
+from orchestrator import AssetKey, EventType, asset, materialize
 from orchestrator.automation.staleness import data_version_of
 from orchestrator.errors import ExecutionError
 from orchestrator.execution.executors import executor_from_env, executor_named
@@ -126,3 +127,51 @@ def test_materializations_written_by_workers_carry_their_input_versions(tmp_path
     assert result.success and north.run_id == compass.run_id == result.run_id
     assert compass.data["input_versions"]["north"] == data_version_of(north.data, north.run_id, north.timestamp)
     assert compass.data["code_version"] == steps.graph.assets[K("compass")].code_version
+
+
+def _ladder(steps: int) -> list:
+    """A root and `steps` steps, each reading the step before it and the root: no step is fused
+    into a chain (two parents each), so each is its own task, sent once the one before it ended.
+    Defined under a name no worker can import, so cloudpickle sends the functions by value."""
+    namespace: dict = {"__name__": "ladder_of_release_test"}
+    sources = ["def root():\n    return 0\n", "def s_000(root):\n    return root\n"]
+    sources += [f"def s_{i:03d}(root, s_{i - 1:03d}):\n    return s_{i - 1:03d} + 1\n" for i in range(1, steps)]
+    found = []
+    for source in sources:
+        exec(source, namespace)  # noqa: S102 - the test's own assets
+        found.append(asset(namespace[source[4:source.index("(")]]))
+    return found
+
+
+def test_finished_tasks_are_released_in_batches_while_the_run_goes_on(tmp_path, cluster, monkeypatch):
+    from distributed import Client
+
+    import orchestrator.execution.executors.dask as dask_executor
+
+    monkeypatch.setattr(dask_executor, "RELEASE_EVERY", 5)
+
+    def held(dask_scheduler) -> int:  # this run's step tasks the scheduler still keeps
+        return sum(1 for key in dask_scheduler.tasks if str(key).startswith("orch-s_"))
+
+    counts: list[int] = []
+    done = threading.Event()
+    with Client(cluster, set_as_default=False) as client:
+        def sample() -> None:
+            while not done.is_set():
+                counts.append(client.run_on_scheduler(held))
+                time.sleep(0.01)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            result = materialize(_ladder(40), home=tmp_path, executor=DaskExecutor(address=cluster))
+        finally:
+            done.set()
+            sampler.join()
+        after = client.run_on_scheduler(held)
+    assert result.success and result.value("s_039") == 39
+    assert len(counts) > 10  # sampled while the run went on
+    # at most RELEASE_EVERY kept, as many whose release the scheduler has not handled yet, the
+    # one running and the one just sent (all 40 when nothing is released before the end)
+    assert max(counts) <= 2 * 5 + 2
+    assert after == 0  # the rest released when the run ended
