@@ -20,8 +20,8 @@ one made them ~5% slower in one check.) The thread, Dask and bare-Dask rows and 
 run `--repeat` (3) interleaved rounds and each keeps its best (this machine's noise only adds time, to any row at
 any moment). The speed-up is given two ways: best threads / best Dask, and the median over rounds
 of each round's threads / Dask, taken seconds apart (the machine's speed swings over minutes, so a
-ratio within a round does not mix a fast spell with a slow one: it swung 1.7x within minutes
-here), with Dask in the middle of each round and threads before it in even rounds, after it in
+ratio within a round does not mix a fast spell with a slow one: it swung up to ~1.8x within
+minutes here), with Dask in the middle of each round and threads before it in even rounds, after it in
 odd ones, so that a drift within rounds cancels in the median; the target counts as met only when
 both reach it. The event store is SQLite (events published back by the workers) unless
 `--storage-url postgresql://...` (workers append their own events). Prints the load average, a
@@ -193,12 +193,6 @@ def start_child_cluster(local_directory: str | None, workers: int) -> tuple[Chil
     return child, child.stdout.readline().strip()
 
 
-def _cpu_row(name: str, cpu: list[Any], client: Any, loops: int, args: argparse.Namespace) -> dict[str, Any]:
-    if name == "threads":
-        return run(cpu, "thread", args.storage_url, args.tmpdir)
-    return raw_dask(client, args.cpu_assets, loops)
-
-
 def _start_cluster(args: argparse.Namespace) -> tuple[Any, Any]:
     """A client and the cluster to close: a LocalCluster in a child process, so that no scheduler
     shares this process with the thread rows (the Dask rows reach it by address, as
@@ -238,14 +232,16 @@ def main(argv: list[str] | None = None) -> int:
     cluster_start_s = time.perf_counter() - t0
     try:
         on_cluster = DaskExecutor(address=client.scheduler.address)
+        beside_dask = {"threads": lambda: run(cpu, "thread", args.storage_url, args.tmpdir),
+                       "bare": lambda: raw_dask(client, args.cpu_assets, loops)}
         run(trivial_assets("fan_in", 8), on_cluster, args.storage_url, args.tmpdir)  # warm-up
         for attempt in range(args.repeat):  # interleaved, so a slow spell of the machine hits each row
             print(f"[ours] round {attempt + 1}/{args.repeat}: {args.cpu_assets} CPU-bound assets on threads, "
                   "on Dask, bare Dask (the other way round in odd rounds) ...", file=sys.stderr, flush=True)
             first, last = ("threads", "bare") if attempt % 2 == 0 else ("bare", "threads")  # drift cancels
-            timed = {first: _cpu_row(first, cpu, client, loops, args)}
+            timed = {first: beside_dask[first]()}
             dask = run(cpu, on_cluster, args.storage_url, args.tmpdir)
-            timed[last] = _cpu_row(last, cpu, client, loops, args)
+            timed[last] = beside_dask[last]()
             threads, bare = timed["threads"], timed["bare"]
             rounds.append({"threads_s": threads["wall_s"], "dask_s": dask["wall_s"], "bare_s": bare["wall_s"]})
             for name, row in (("cpu/threads", threads), ("cpu/dask", dask), ("cpu/raw dask (ceiling)", bare)):

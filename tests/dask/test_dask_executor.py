@@ -174,4 +174,4 @@ def test_finished_tasks_are_released_in_batches_while_the_run_goes_on(tmp_path, 
     # at most RELEASE_EVERY kept, as many whose release the scheduler has not handled yet, the
     # one running and the one just sent (all 40 when nothing is released before the end)
     assert max(counts) <= 2 * 5 + 2
-    assert after == 0  # the rest released when the run ended
+    assert after == 0  # nothing of the run left on the cluster once it ended
