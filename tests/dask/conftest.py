@@ -29,7 +29,7 @@ def dask_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def cluster(dask_dirs: Path) -> Iterator[str]:
     """The scheduler address of a 2-worker LocalCluster, as DaskExecutor() starts one for a run."""
-    from orchestrator.execution.executors.dask import DaskExecutor
+    from orchestrator.execution.executors.dask import DaskExecutor, close_cluster
 
     client, local = DaskExecutor(n_workers=2, local_directory=str(dask_dirs / "local")).connect()
     assert local is not None
@@ -37,7 +37,7 @@ def cluster(dask_dirs: Path) -> Iterator[str]:
         yield local.scheduler_address
     finally:
         client.close()
-        local.close()
+        close_cluster(local)
 
 
 @pytest.fixture(scope="session")

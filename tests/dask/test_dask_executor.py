@@ -4,6 +4,8 @@ and compute hints become Dask resources."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import subprocess
 import sys
@@ -175,3 +177,30 @@ def test_finished_tasks_are_released_in_batches_while_the_run_goes_on(tmp_path, 
     # one running and the one just sent (all 40 when nothing is released before the end)
     assert max(counts) <= 2 * 5 + 2
     assert after == 0  # nothing of the run left on the cluster once it ended
+
+
+LOGGING_FIRST = '''
+import json, logging, sys
+logging.basicConfig()  # what dbt's import of snowplow_tracker does, before distributed is imported
+from orchestrator import asset, materialize
+from orchestrator.execution.executors.dask import DaskExecutor
+
+@asset
+def one():
+    return 1
+
+distributed = logging.getLogger("distributed")
+before = distributed.getEffectiveLevel()
+result = materialize([one], home=sys.argv[1], executor=DaskExecutor(n_workers=1, local_directory=sys.argv[2]))
+print(json.dumps([before, distributed.getEffectiveLevel(), result.status.value]))
+'''
+
+
+def test_a_run_on_its_own_cluster_keeps_dasks_info_logs_out_of_stderr(tmp_path, dask_dirs):
+    proc = subprocess.run([sys.executable, "-c", LOGGING_FIRST, str(tmp_path / "home"), str(dask_dirs / "own")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    before, after, status = json.loads(proc.stdout)
+    assert status == "succeeded"
+    assert before == after == logging.INFO  # distributed's own default, back once the cluster closed
+    assert "distributed" not in proc.stderr, proc.stderr

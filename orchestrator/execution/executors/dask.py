@@ -16,6 +16,7 @@ fails the run's open steps with a clear error. A cancel interrupts the run's run
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import re
@@ -97,7 +98,8 @@ class DaskExecutor(StepExecutor):
         return DaskPool(self, scope)
 
     def connect(self) -> tuple[Client, LocalCluster | None]:
-        """A client of the scheduler at `address`, or of a new LocalCluster (returned to be closed)."""
+        """A client of the scheduler at `address`, or of a new LocalCluster (returned, to be closed by
+        close_cluster())."""
         if self.address:
             try:
                 return Client(self.address, timeout=self.connect_timeout, set_as_default=False), None
@@ -109,13 +111,50 @@ class DaskExecutor(StepExecutor):
                 ) from exc
         workers = self.n_workers or _cores()
         memory = MEMORY_LIMIT // workers
-        with dask.config.set(LOCAL_CLUSTER_CONFIG):
-            cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=self.threads_per_worker, processes=True,
-                memory_limit=memory, dashboard_address=":0", local_directory=self.local_directory,
-                resources={"CPU": self.threads_per_worker, "MEMORY": memory, **self.resources},
-            )
-        return Client(cluster, set_as_default=False), cluster
+        CLUSTER_LOGS.quiet()
+        try:
+            with dask.config.set(LOCAL_CLUSTER_CONFIG):
+                cluster = LocalCluster(
+                    n_workers=workers, threads_per_worker=self.threads_per_worker, processes=True,
+                    memory_limit=memory, dashboard_address=":0", local_directory=self.local_directory,
+                    resources={"CPU": self.threads_per_worker, "MEMORY": memory, **self.resources},
+                )
+            return Client(cluster, set_as_default=False), cluster
+        except BaseException:
+            CLUSTER_LOGS.restore()
+            raise
+
+
+class _ClusterLogs:
+    """While a LocalCluster of ours lives in this process, its scheduler's and nannies' INFO records
+    stay out of stderr. LocalCluster means to do that itself (silence_logs=WARN) by lowering the
+    stderr handler distributed gives its logger on import; but when another library set up the root
+    logger first (dbt imports snowplow_tracker, which calls logging.basicConfig(): so on a run that
+    parses a dbt project), distributed adds no handler of its own and its INFO records reach the
+    root's. So the distributed logger passes warnings and errors only, until the last such cluster closes."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.clusters = 0
+        self.level = logging.NOTSET
+
+    def quiet(self) -> None:
+        logger = logging.getLogger("distributed")
+        with self.lock:
+            if self.clusters == 0:
+                self.level = logger.level
+                if logger.getEffectiveLevel() < logging.WARNING:
+                    logger.setLevel(logging.WARNING)
+            self.clusters += 1
+
+    def restore(self) -> None:
+        with self.lock:
+            self.clusters -= 1
+            if self.clusters == 0:
+                logging.getLogger("distributed").setLevel(self.level)
+
+
+CLUSTER_LOGS = _ClusterLogs()
 
 
 def _cores() -> int:
@@ -444,8 +483,14 @@ class DaskPool(StepPool):
         with suppress(Exception):
             self.client.close(timeout=5)
         if self.cluster is not None:
-            with suppress(Exception):
-                self.cluster.close(timeout=10)
+            close_cluster(self.cluster)
+
+
+def close_cluster(cluster: LocalCluster) -> None:
+    """Close a LocalCluster that DaskExecutor.connect() started."""
+    with suppress(Exception):
+        cluster.close(timeout=10)
+    CLUSTER_LOGS.restore()
 
 
 def _store_address(store: Any) -> tuple[str | None, bool]:
