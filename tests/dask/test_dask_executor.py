@@ -204,3 +204,20 @@ def test_a_run_on_its_own_cluster_keeps_dasks_info_logs_out_of_stderr(tmp_path, 
     assert status == "succeeded"
     assert before == after == logging.INFO  # distributed's own default, back once the cluster closed
     assert "distributed" not in proc.stderr, proc.stderr
+
+
+def test_definitions_the_workers_cannot_import_fail_with_a_clear_error(tmp_path, cluster, monkeypatch):
+    # a module on this process's path only: the cluster's workers started before it was added
+    (tmp_path / "only_here_helpers.py").write_text("def forty_two():\n    return 42\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import only_here_helpers
+
+    try:
+        result = materialize([asset(only_here_helpers.forty_two)], home=tmp_path / "home",
+                             executor=DaskExecutor(address=cluster))
+    finally:
+        sys.modules.pop("only_here_helpers", None)
+    cause = result.causes[K("forty_two")]
+    assert result.assets[K("forty_two")] == "failed"
+    assert "cannot load this run's definitions" in cause and "No module named 'only_here_helpers'" in cause
+    assert "importable on every worker" in cause and cause.startswith("The worker tcp://")

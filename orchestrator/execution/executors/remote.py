@@ -239,13 +239,13 @@ def _shared_writer(url: str, store: Any) -> Any:
         return _WRITERS[url]
 
 
-def _worker_run(run_id: str, payload: bytes | Callable[[], bytes]) -> _WorkerRun:
+def _worker_run(run_id: str, payload: bytes | Callable[[], bytes], worker: str) -> _WorkerRun:
     with _LOCK:
         run = _RUNS.get(run_id)
         if run is not None:
             _RUNS.move_to_end(run_id)
             return run
-    run = _WorkerRun(pickle.loads(payload() if callable(payload) else payload))
+    run = _WorkerRun(_load_payload(payload() if callable(payload) else payload, worker))
     with _LOCK:
         run = _RUNS.setdefault(run_id, run)
         if run_id in _CANCELED:
@@ -255,13 +255,24 @@ def _worker_run(run_id: str, payload: bytes | Callable[[], bytes]) -> _WorkerRun
     return run
 
 
+def _load_payload(payload: bytes, worker: str) -> RunPayload:
+    try:
+        return pickle.loads(payload)
+    except Exception as exc:  # most often a module the definitions import is missing here
+        raise ExecutionError(
+            f"The worker {worker} cannot load this run's definitions: {type(exc).__name__}: {exc}. Every "
+            "module they import must be importable on every worker: install the same package or virtualenv "
+            "there, or start the workers with the project on their PYTHONPATH."
+        ) from exc
+
+
 def run_steps(tasks: tuple[StepTask, ...], payload: bytes | Callable[[], bytes], publish: Publish,
               worker: str) -> list[TaskResult]:
     """Run steps of one run on this worker (`worker`: its address), in order: one step, or a fused
     linear chain (each step reads the one before it; see fusion.py). The chain stops after a step
     that does not succeed, or when the run is canceled; the last message of the task says so. Returns
     the results of the steps that ran; values stay in the IO managers."""
-    run = _worker_run(tasks[0].run_id, payload)
+    run = _worker_run(tasks[0].run_id, payload, worker)
     outbox = _Outbox(publish)
     results: list[TaskResult] = []
     versions: dict[tuple[AssetKey, str | None], str] = {}
