@@ -239,13 +239,13 @@ def _shared_writer(url: str, store: Any) -> Any:
         return _WRITERS[url]
 
 
-def _worker_run(run_id: str, payload: bytes | Callable[[], bytes], worker: str) -> _WorkerRun:
+def _worker_run(run_id: str, payload: bytes, worker: str) -> _WorkerRun:
     with _LOCK:
         run = _RUNS.get(run_id)
         if run is not None:
             _RUNS.move_to_end(run_id)
             return run
-    run = _WorkerRun(_load_payload(payload() if callable(payload) else payload, worker))
+    run = _WorkerRun(_load_payload(payload, worker))
     with _LOCK:
         run = _RUNS.setdefault(run_id, run)
         if run_id in _CANCELED:
@@ -266,7 +266,7 @@ def _load_payload(payload: bytes, worker: str) -> RunPayload:
         ) from exc
 
 
-def run_steps(tasks: tuple[StepTask, ...], payload: bytes | Callable[[], bytes], publish: Publish,
+def run_steps(tasks: tuple[StepTask, ...], payload: bytes, publish: Publish,
               worker: str) -> list[TaskResult]:
     """Run steps of one run on this worker (`worker`: its address), in order: one step, or a fused
     linear chain (each step reads the one before it; see fusion.py). The chain stops after a step
